@@ -1,0 +1,76 @@
+"""Text learner: TF-IDF features (fitted once per pool) and logistic regression."""
+import hashlib
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import joblib
+import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+
+
+@dataclass
+class TextFeatures:
+    """A project's whole pool, vectorised once: row i belongs to `item_ids[i]`."""
+
+    signature: str
+    item_ids: np.ndarray
+    matrix: sparse.csr_matrix
+
+    def rows_for(self, item_ids: Iterable[int]) -> np.ndarray:
+        index = np.searchsorted(self.item_ids, np.asarray(list(item_ids), dtype=np.int64))
+        return index
+
+
+def pool_signature(count: int, max_id: int | None, min_id: int | None) -> str:
+    """Changes whenever items are added or removed, so the cache follows the pool."""
+    return hashlib.sha1(f"{count}:{min_id}:{max_id}".encode()).hexdigest()[:16]
+
+
+def build_features(signature: str, item_ids: np.ndarray, texts: list[str]) -> TextFeatures:
+    vectorizer = TfidfVectorizer(sublinear_tf=True, min_df=1, ngram_range=(1, 2), max_features=200_000)
+    matrix = vectorizer.fit_transform(texts).tocsr()
+    return TextFeatures(signature=signature, item_ids=np.asarray(item_ids, dtype=np.int64), matrix=matrix)
+
+
+class FeatureCache:
+    """Memory first, then disk; a changed pool signature means a new vectoriser."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self._memory: dict[int, TextFeatures] = {}
+        self._lock = threading.Lock()
+
+    def _path(self, project_id: int) -> Path:
+        return self.root / f"project_{project_id}" / "features.joblib"
+
+    def get(self, project_id: int, signature: str) -> TextFeatures | None:
+        with self._lock:
+            cached = self._memory.get(project_id)
+        if cached is not None and cached.signature == signature:
+            return cached
+        path = self._path(project_id)
+        if path.exists():
+            stored = joblib.load(path)
+            if stored.signature == signature:
+                with self._lock:
+                    self._memory[project_id] = stored
+                return stored
+        return None
+
+    def put(self, project_id: int, features: TextFeatures) -> None:
+        path = self._path(project_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        joblib.dump(features, tmp)
+        tmp.replace(path)
+        with self._lock:
+            self._memory[project_id] = features
+
+
+def make_classifier(random_state: int = 0) -> LogisticRegression:
+    """A fresh model per round, so no state leaks between rounds."""
+    return LogisticRegression(C=4.0, max_iter=1000, class_weight="balanced", random_state=random_state)

@@ -1,0 +1,49 @@
+"""Run the web server (daphne) and, unless told otherwise, the job workers in the same
+process: the embedded mode, where the in-memory channel layer reaches every page."""
+import logging
+
+from daphne.endpoints import build_endpoint_description_strings
+from daphne.server import Server
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+logger = logging.getLogger(__name__)
+
+
+class Command(BaseCommand):
+    help = "Serve HTTP and websockets with daphne, with job workers in-process (embedded mode)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--no-worker", action="store_true", help="Run jobs elsewhere (`manage.py run_huey`).")
+        parser.add_argument("--workers", type=int, default=None, help="Job worker threads (default from WORKER_THREADS).")
+
+    def handle(self, *args, host: str, port: int, no_worker: bool, workers: int | None, **options):
+        from huey.contrib.djhuey import HUEY
+
+        from labeler.asgi import application
+
+        consumer = None
+        if not no_worker and not HUEY.immediate:
+            threads = workers or settings.HUEY.get("consumer", {}).get("workers", 2)
+            consumer = HUEY.create_consumer(
+                workers=threads, worker_type="thread", periodic=False, initial_delay=0.05, max_delay=0.25
+            )
+            consumer.start()
+            from activelearning.services import resume_queued_jobs
+
+            resume_queued_jobs()
+        url = f"http://{host}:{port}/"
+        self.stdout.write(f"Serving on {url} (jobs: {'in this process' if consumer else 'external workers'})", ending="\n")
+        self.stdout.flush()
+        try:
+            Server(
+                application=application,
+                endpoints=build_endpoint_description_strings(host=host, port=port),
+                signal_handlers=True,
+                verbosity=0,
+            ).run()
+        finally:
+            if consumer is not None:
+                consumer.stop(graceful=True)

@@ -1,0 +1,93 @@
+"""Model versions, rounds, the ranked queue, and the jobs that produce them."""
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from annotations.models import Item, LabelClass, Project
+
+
+class ModelVersion(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="model_versions")
+    version = models.PositiveIntegerField()
+    learner = models.CharField(max_length=64)
+    artifact = models.CharField(max_length=500, blank=True, default="")
+    labels_used = models.PositiveIntegerField()
+    metrics = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "version"]
+        constraints = [models.UniqueConstraint(fields=["project", "version"], name="unique_model_version")]
+
+
+class Round(models.Model):
+    """One fit-score-select pass; the list of rounds is the learning curve."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="rounds")
+    number = models.PositiveIntegerField()
+    model_version = models.ForeignKey(ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    strategy = models.CharField(max_length=64)
+    strategy_used = models.CharField(max_length=64, help_text="Differs from `strategy` when no model could be fitted.")
+    batch_size = models.PositiveIntegerField()
+    selected = models.PositiveIntegerField()
+    pool_size = models.PositiveIntegerField()
+    labels_used = models.PositiveIntegerField()
+    metrics = models.JSONField(default=dict)
+    timings = models.JSONField(default=dict)
+    note = models.CharField(max_length=300, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "number"]
+        constraints = [models.UniqueConstraint(fields=["project", "number"], name="unique_round_number")]
+
+
+class QueueEntry(models.Model):
+    """The current batch, best first. Rewritten whole by each round in one transaction."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="queue")
+    item = models.OneToOneField(Item, on_delete=models.CASCADE, related_name="queue_entry")
+    round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="+")
+    rank = models.PositiveIntegerField()
+    score = models.FloatField()
+    predicted_class = models.ForeignKey(LabelClass, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    confidence = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["project", "rank"], name="queue_order")]
+
+
+class TrainingJob(models.Model):
+    """A request for a round. At most one queued-or-running job per project (a DB
+    constraint); further requests set `rerun_requested` instead of piling up."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="training_jobs")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
+    reason = models.CharField(max_length=64, default="labels")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    rerun_requested = models.BooleanField(default=False)
+    phase = models.CharField(max_length=32, blank=True, default="")
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+    round = models.ForeignKey(Round, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    error = models.TextField(blank=True, default="")
+    traceback = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project"], condition=Q(state__in=["queued", "running"]), name="one_active_job_per_project"
+            )
+        ]

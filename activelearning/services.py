@@ -1,0 +1,59 @@
+"""Asking for a round: one queued-or-running job per project, later requests coalesce."""
+import logging
+from datetime import timedelta
+
+from django.contrib.auth.models import User
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from annotations.events import publish_on_commit
+
+from .models import TrainingJob
+
+logger = logging.getLogger(__name__)
+
+STALE_AFTER = timedelta(hours=1)
+REQUEUE_AFTER = timedelta(minutes=1)
+
+
+def _fail_stale_jobs(project_id: int) -> None:
+    """A job that has run for an hour was lost with its worker; let a new one start."""
+    TrainingJob.objects.filter(
+        project_id=project_id, state=TrainingJob.State.RUNNING, started_at__lt=timezone.now() - STALE_AFTER
+    ).update(state=TrainingJob.State.FAILED, error="The worker stopped before the round finished.", finished_at=timezone.now())
+
+
+def request_round(project_id: int, reason: str = "labels", user: User | None = None) -> TrainingJob:
+    """Queue a round, or fold this request into the one already waiting or running."""
+    from .tasks import run_round_task
+
+    _fail_stale_jobs(project_id)
+    try:
+        with transaction.atomic():
+            job = TrainingJob.objects.create(project_id=project_id, reason=reason, requested_by=user)
+            publish_on_commit(project_id, "job.queued", job=job.pk, reason=reason)
+            transaction.on_commit(lambda: run_round_task(job.pk))
+    except IntegrityError:
+        active = TrainingJob.objects.filter(
+            project_id=project_id, state__in=[TrainingJob.State.QUEUED, TrainingJob.State.RUNNING]
+        ).first()
+        if active is None:  # it finished between our insert and this read: try once more
+            return request_round(project_id, reason, user)
+        if active.state == TrainingJob.State.RUNNING:
+            TrainingJob.objects.filter(pk=active.pk).update(rerun_requested=True)
+        elif active.created_at < timezone.now() - REQUEUE_AFTER:
+            # Its queue message may have been lost (a worker died holding it): send
+            # another; running a job twice is harmless, the second finds it taken.
+            run_round_task(active.pk)
+        return active
+    return job
+
+
+def resume_queued_jobs() -> int:
+    """At worker start: send again every job still marked queued, so none waits forever."""
+    from .tasks import run_round_task
+
+    queued = list(TrainingJob.objects.filter(state=TrainingJob.State.QUEUED).values_list("pk", flat=True))
+    for job_id in queued:
+        run_round_task(job_id)
+    return len(queued)

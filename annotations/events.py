@@ -1,0 +1,62 @@
+"""Publishing to a project's websocket group, the one way pages learn of changes.
+
+`publish_on_commit` is for events that announce a write: a rolled-back write never
+reaches a page. `publish_now` is for progress, which describes work still under way.
+"""
+import asyncio
+import logging
+import threading
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+_server_loop: asyncio.AbstractEventLoop | None = None
+_loop_lock = threading.Lock()
+
+
+def project_group(project_id: int) -> str:
+    return f"project-{project_id}"
+
+
+def remember_server_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Called by consumers: the in-memory layer's queues live on this loop, so sends
+    from worker threads must be handed to it rather than run on a loop of their own."""
+    global _server_loop
+    with _loop_lock:
+        _server_loop = loop
+
+
+def _send(group: str, message: dict[str, Any]) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    loop = _server_loop
+    if isinstance(layer, InMemoryChannelLayer) and loop is not None and loop.is_running():
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            loop.create_task(layer.group_send(group, message))
+        else:
+            asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop).result(timeout=10)
+        return
+    async_to_sync(layer.group_send)(group, message)
+
+
+def publish_now(project_id: int, event_type: str, **payload: Any) -> None:
+    """Send an event to every page open on the project; a failure is logged, never raised,
+    because a missed progress tick must not fail the work it reports on."""
+    message = {"type": "project.event", "event": {"type": event_type, "project": project_id, **payload}}
+    try:
+        _send(project_group(project_id), message)
+    except Exception:
+        logger.exception("could not publish %s to project %s", event_type, project_id)
+
+
+def publish_on_commit(project_id: int, event_type: str, **payload: Any) -> None:
+    transaction.on_commit(lambda: publish_now(project_id, event_type, **payload))

@@ -1,0 +1,172 @@
+"""Importing items: all rows or none, with every bad row named."""
+import random
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.utils import timezone
+
+from .errors import ImportFailed
+from .events import publish_now
+from .formats.tabular import RowError
+from .models import Annotation, Item, LabelClass, Project
+
+CHUNK = 2000
+MAX_REPORTED_ERRORS = 50
+SPLITS = ("auto", "pool", "eval")
+
+
+@dataclass
+class ImportResult:
+    created: int = 0
+    labeled: int = 0
+    evaluation: int = 0
+    errors: list[dict] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"created": self.created, "labeled": self.labeled, "evaluation": self.evaluation}
+
+
+class _LabelLookup:
+    """Matches a label value to a class by key, then by name (case-insensitive)."""
+
+    def __init__(self, project: Project):
+        classes = list(LabelClass.objects.filter(ontology_id=project.ontology_id))
+        self.by_key = {c.key: c for c in classes}
+        self.by_name = {c.name.strip().lower(): c for c in classes}
+        self.known = ", ".join(c.key for c in classes)
+
+    def __call__(self, value: str) -> LabelClass:
+        found = self.by_key.get(value) or self.by_name.get(value.lower())
+        if found is None:
+            raise RowError(f"unknown label {value!r}; the project's classes are {self.known}")
+        return found
+
+
+def import_rows(
+    project: Project,
+    rows: Iterable[tuple[int, dict]],
+    *,
+    text_field: str = "text",
+    label_field: str | None = None,
+    id_field: str | None = None,
+    split: str = "auto",
+    user: User | None = None,
+    progress: Callable[[int], None] | None = None,
+    seed: int | None = None,
+) -> ImportResult:
+    """Create items (and imported labels) from parsed rows inside one transaction.
+
+    `split`: "eval" puts every row in the evaluation split, "pool" none, and "auto"
+    sets aside `project.eval_fraction` of the unlabeled rows at random.
+    """
+    if split not in SPLITS:
+        raise ImportFailed(f"Unknown split {split!r}; use one of {', '.join(SPLITS)}.")
+    lookup = _LabelLookup(project)
+    rng = random.Random(seed)
+    result = ImportResult()
+    pending: list[tuple[Item, LabelClass | None]] = []
+    checked_columns = False
+    seen_rows = 0
+
+    def flush() -> None:
+        if result.errors or not pending:
+            pending.clear()
+            return
+        items = Item.objects.bulk_create([item for item, _ in pending], batch_size=CHUNK)
+        Annotation.objects.bulk_create(
+            [
+                Annotation(project=project, item=item, label_class=label, source=Annotation.Source.IMPORT, annotator=None)
+                for item, (_, label) in zip(items, pending)
+                if label is not None
+            ],
+            batch_size=CHUNK,
+        )
+        pending.clear()
+
+    with transaction.atomic():
+        for number, row in rows:
+            seen_rows += 1
+            if isinstance(row, RowError):
+                _add_error(result, number, str(row))
+                continue
+            if not checked_columns:
+                _check_columns(row, text_field, label_field, id_field)
+                checked_columns = True
+            try:
+                item, label = _item_from_row(project, row, text_field, label_field, id_field, split, lookup, rng, user)
+            except RowError as exc:
+                _add_error(result, number, str(exc))
+                continue
+            result.created += 1
+            result.labeled += label is not None
+            result.evaluation += item.split == Item.Split.EVAL
+            pending.append((item, label))
+            if len(pending) >= CHUNK:
+                flush()
+                if progress:
+                    progress(seen_rows)
+        flush()
+        if seen_rows == 0:
+            raise ImportFailed("The file has no data rows. Check that it is not empty and has a header line.", reason="empty")
+        if result.errors:
+            shown = result.errors[:MAX_REPORTED_ERRORS]
+            raise ImportFailed(
+                f"Nothing was imported: {len(result.errors)} row(s) have problems. Fix them and upload again.",
+                row_errors=shown,
+            )
+    if progress:
+        progress(seen_rows)
+    return result
+
+
+def _add_error(result: ImportResult, number: int, message: str) -> None:
+    result.errors.append({"row": number, "error": message})
+
+
+def _check_columns(row: dict, text_field: str, label_field: str | None, id_field: str | None) -> None:
+    for wanted, role in ((text_field, "text"), (label_field, "label"), (id_field, "id")):
+        if wanted and wanted not in row:
+            columns = ", ".join(map(str, row)) or "(none)"
+            raise ImportFailed(
+                f"The {role} column {wanted!r} is not in the file; its columns are: {columns}.",
+                reason="missing_column", columns=list(map(str, row)),
+            )
+
+
+def _item_from_row(project, row, text_field, label_field, id_field, split, lookup, rng, user):
+    text = row.get(text_field)
+    if not isinstance(text, str):
+        text = "" if text is None else str(text)
+    if not text.strip():
+        raise RowError(f"the {text_field!r} field is empty")
+    label = None
+    if label_field:
+        raw = row.get(label_field)
+        raw = "" if raw is None else str(raw).strip()
+        if raw:
+            label = lookup(raw)
+    if split == "eval":
+        chosen = Item.Split.EVAL
+    elif split == "pool" or label is not None:
+        chosen = Item.Split.POOL
+    else:
+        chosen = Item.Split.EVAL if rng.random() < project.eval_fraction else Item.Split.POOL
+    item = Item(
+        project=project,
+        text=text,
+        external_id=str(row.get(id_field, ""))[:200] if id_field else "",
+        split=chosen,
+        status=Item.Status.LABELED if label is not None else Item.Status.UNLABELED,
+        final_class=label,
+        final_at=timezone.now() if label is not None else None,
+    )
+    return item, label
+
+
+def import_progress_publisher(project: Project, import_id: str) -> Callable[[int], None]:
+    def report(rows: int) -> None:
+        publish_now(project.pk, "import.progress", import_id=import_id, rows=rows)
+
+    return report

@@ -1,0 +1,308 @@
+"""Labeling workflows: claim the next items, submit, skip, undo.
+
+Every claim is a conditional UPDATE of `Item.assigned_count` inside a transaction,
+so overlap holds on SQLite (where `select_for_update` does nothing) as on PostgreSQL.
+"""
+import random
+import uuid
+from collections import Counter
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, F, Max, Min, OuterRef
+from django.utils import timezone
+
+from activelearning.models import QueueEntry
+
+from .errors import InvalidInput, ItemGone, NotAssigned, UnknownClass
+from .events import publish_on_commit
+from .models import Annotation, Assignment, Item, LabelClass, Project
+
+CANDIDATES_PER_TRY = 20
+
+
+def lease_deadline():
+    return timezone.now() + timedelta(seconds=settings.LABELER_LEASE_SECONDS)
+
+
+def release_expired_claims(project: Project) -> int:
+    """Give abandoned claims back to the pool; the annotator may get them again later."""
+    expired = list(
+        Assignment.objects.filter(
+            project=project, status=Assignment.Status.ACTIVE, expires_at__lt=timezone.now()
+        ).values_list("pk", "item_id")[:500]
+    )
+    released = 0
+    for assignment_id, item_id in expired:
+        with transaction.atomic():
+            if Assignment.objects.filter(pk=assignment_id, status=Assignment.Status.ACTIVE).update(
+                status=Assignment.Status.EXPIRED
+            ):
+                Item.objects.filter(pk=item_id, assigned_count__gt=0).update(assigned_count=F("assigned_count") - 1)
+                released += 1
+    return released
+
+
+def _not_mine(user: User):
+    """Items this user holds, answered or skipped are not offered to them again."""
+    return ~Exists(
+        Assignment.objects.filter(
+            item=OuterRef("pk"),
+            annotator=user,
+            status__in=[Assignment.Status.ACTIVE, Assignment.Status.SUBMITTED, Assignment.Status.SKIPPED],
+        )
+    )
+
+
+def _claimable(project: Project):
+    return Item.objects.filter(project=project, status=Item.Status.UNLABELED, assigned_count__lt=project.overlap)
+
+
+def _candidates(user: User, project: Project):
+    """Yield (item_id, queue entry or None) in the order work should be done:
+    the evaluation split first, then the model's queue, then random items."""
+    free = _claimable(project).filter(_not_mine(user))
+    eval_ids = free.filter(split=Item.Split.EVAL).order_by("pk").values_list("pk", flat=True)[:CANDIDATES_PER_TRY]
+    for item_id in eval_ids:
+        yield item_id, None
+    entries = (
+        QueueEntry.objects.filter(project=project, item__in=free.filter(split=Item.Split.POOL))
+        .order_by("rank")
+        .select_related("round")[:CANDIDATES_PER_TRY]
+    )
+    for entry in entries:
+        yield entry.item_id, entry
+    pool = free.filter(split=Item.Split.POOL)
+    bounds = pool.aggregate(low=Min("pk"), high=Max("pk"))
+    if bounds["low"] is None:
+        return
+    for _ in range(3):
+        start = random.randint(bounds["low"], bounds["high"])
+        for item_id in pool.filter(pk__gte=start).order_by("pk").values_list("pk", flat=True)[:CANDIDATES_PER_TRY]:
+            yield item_id, None
+    for item_id in pool.order_by("pk").values_list("pk", flat=True)[:CANDIDATES_PER_TRY]:
+        yield item_id, None
+
+
+def _try_claim(user: User, project: Project, item_id: int, entry: QueueEntry | None) -> Assignment | None:
+    with transaction.atomic():
+        taken = Item.objects.filter(
+            pk=item_id, status=Item.Status.UNLABELED, assigned_count__lt=project.overlap
+        ).update(assigned_count=F("assigned_count") + 1)
+        if not taken:
+            return None
+        defaults = {
+            "project": project,
+            "status": Assignment.Status.ACTIVE,
+            "expires_at": lease_deadline(),
+            "model_version": entry.round.number if entry else None,
+            "rank": entry.rank + 1 if entry else None,
+            "hint_class_id": entry.predicted_class_id if entry else None,
+            "hint_confidence": entry.confidence if entry else None,
+        }
+        assignment, _ = Assignment.objects.update_or_create(item_id=item_id, annotator=user, defaults=defaults)
+        if Item.objects.filter(pk=item_id, assigned_count__gte=project.overlap).exists():
+            QueueEntry.objects.filter(item_id=item_id).delete()
+        return assignment
+
+
+def claim_tasks(user: User, project: Project, want: int = 2) -> list[Assignment]:
+    """The user's live claims, topped up to `want` (the current item and the next,
+    so the page never waits between items)."""
+    want = max(1, min(want, 10))
+    release_expired_claims(project)
+    held = list(_active_claims(user, project))
+    seen: set[int] = set()
+    for item_id, entry in _candidates(user, project):
+        if len(held) >= want:
+            break
+        if item_id in seen:
+            continue
+        seen.add(item_id)
+        assignment = _try_claim(user, project, item_id, entry)
+        if assignment is not None:
+            held.append(assignment)
+    return held
+
+
+def _active_claims(user: User, project: Project):
+    return (
+        Assignment.objects.filter(project=project, annotator=user, status=Assignment.Status.ACTIVE)
+        .select_related("item", "hint_class")
+        .order_by("created_at", "pk")
+    )
+
+
+def release_claims(user: User, project: Project, keep: list[int]) -> int:
+    """Give back the claims the page has not shown yet (after the queue was re-ranked)."""
+    released = 0
+    for assignment in Assignment.objects.filter(project=project, annotator=user, status=Assignment.Status.ACTIVE).exclude(
+        pk__in=keep
+    ):
+        with transaction.atomic():
+            if Assignment.objects.filter(pk=assignment.pk, status=Assignment.Status.ACTIVE).update(
+                status=Assignment.Status.RELEASED
+            ):
+                Item.objects.filter(pk=assignment.item_id, assigned_count__gt=0).update(
+                    assigned_count=F("assigned_count") - 1
+                )
+                released += 1
+    return released
+
+
+def resolve_class(project: Project, key: str) -> LabelClass:
+    label = LabelClass.objects.filter(ontology_id=project.ontology_id, key=key).first()
+    if label is None:
+        known = ", ".join(LabelClass.objects.filter(ontology_id=project.ontology_id).values_list("key", flat=True))
+        raise UnknownClass(f"Unknown class {key!r}; use one of the project's class keys: {known}.")
+    return label
+
+
+def _settle_item(item: Item, project: Project) -> None:
+    """Once `overlap` answers are in, the majority becomes the item's final label."""
+    answers = list(
+        Annotation.objects.filter(item=item).order_by("created_at").values_list("label_class_id", "annotator_id", "created_at")
+    )
+    human = [a for a in answers if a[1] is not None]
+    if len(human) < project.overlap and len(answers) == len(human):
+        Item.objects.filter(pk=item.pk).update(status=Item.Status.UNLABELED, final_class=None, final_annotator=None, final_at=None)
+        return
+    counts = Counter(label for label, _, _ in answers)
+    winner, _ = counts.most_common(1)[0]
+    last = [a for a in answers if a[0] == winner][-1]
+    Item.objects.filter(pk=item.pk).update(
+        status=Item.Status.LABELED, final_class_id=winner, final_annotator_id=last[1], final_at=last[2]
+    )
+
+
+def submit_annotation(
+    user: User,
+    project: Project,
+    item_id: int,
+    label_key: str,
+    client_id: uuid.UUID | None = None,
+    duration_ms: int | None = None,
+) -> tuple[Annotation, bool]:
+    """Store one answer. A repeat with the same client id returns the stored answer
+    (created=False); an item that is not the user's is refused."""
+    if client_id is not None:
+        existing = Annotation.objects.filter(annotator=user, client_id=client_id).first()
+        if existing is not None:
+            return existing, False
+    item = Item.objects.filter(pk=item_id, project=project).first()
+    if item is None:
+        raise ItemGone("This item no longer exists (it was deleted); ask for the next task.", item=item_id)
+    label = resolve_class(project, label_key)
+    try:
+        with transaction.atomic():
+            assignment = _take_assignment_for_submit(user, project, item)
+            annotation = Annotation.objects.create(
+                project=project,
+                item=item,
+                annotator=user,
+                assignment=assignment,
+                label_class=label,
+                client_id=client_id,
+                duration_ms=duration_ms,
+            )
+            _settle_item(item, project)
+            _count_label_for_training(project)
+    except IntegrityError:
+        if client_id is not None:
+            existing = Annotation.objects.filter(annotator=user, client_id=client_id).first()
+            if existing is not None:
+                return existing, False
+        raise NotAssigned("You have already answered this item.", item=item_id) from None
+    publish_on_commit(project.pk, "progress.changed")
+    return annotation, True
+
+
+def _take_assignment_for_submit(user: User, project: Project, item: Item) -> Assignment:
+    assignment = Assignment.objects.filter(item=item, annotator=user).first()
+    if assignment is None:
+        raise NotAssigned("This item is not assigned to you; ask for the next task.", item=item.pk)
+    if assignment.status == Assignment.Status.SUBMITTED:
+        raise NotAssigned("You have already answered this item.", item=item.pk)
+    if assignment.status == Assignment.Status.ACTIVE:
+        if not Assignment.objects.filter(pk=assignment.pk, status=Assignment.Status.ACTIVE).update(
+            status=Assignment.Status.SUBMITTED
+        ):
+            raise NotAssigned("This item was just submitted from another tab.", item=item.pk)
+        return assignment
+    # A lapsed, released or skipped claim: take the item back if it is still free,
+    # so a slow annotator loses nothing.
+    taken = Item.objects.filter(pk=item.pk, status=Item.Status.UNLABELED, assigned_count__lt=project.overlap).update(
+        assigned_count=F("assigned_count") + 1
+    )
+    if not taken:
+        raise NotAssigned("Your claim on this item lapsed and someone else took it; ask for the next task.", item=item.pk)
+    Assignment.objects.filter(pk=assignment.pk).update(status=Assignment.Status.SUBMITTED)
+    return assignment
+
+
+def _count_label_for_training(project: Project) -> None:
+    from activelearning.services import request_round
+
+    Project.objects.filter(pk=project.pk).update(labels_since_round=F("labels_since_round") + 1)
+    if Project.objects.filter(pk=project.pk, labels_since_round__gte=project.retrain_every).update(labels_since_round=0):
+        transaction.on_commit(lambda: request_round(project.pk, reason="labels"))
+
+
+def skip_item(user: User, project: Project, assignment_id: int) -> Assignment:
+    """Hand the item back to others; the skipper is not offered it again."""
+    with transaction.atomic():
+        assignment = Assignment.objects.filter(pk=assignment_id, project=project, annotator=user).first()
+        if assignment is None:
+            raise NotAssigned("This task is not yours; ask for the next task.")
+        if not Assignment.objects.filter(pk=assignment.pk, status=Assignment.Status.ACTIVE).update(
+            status=Assignment.Status.SKIPPED
+        ):
+            raise NotAssigned("Only a task you hold open can be skipped.")
+        Item.objects.filter(pk=assignment.item_id, assigned_count__gt=0).update(assigned_count=F("assigned_count") - 1)
+    assignment.status = Assignment.Status.SKIPPED
+    return assignment
+
+
+def undo_last_submit(user: User, project: Project) -> Assignment:
+    """Take back the user's most recent answer in the project and reopen its item."""
+    with transaction.atomic():
+        annotation = (
+            Annotation.objects.filter(project=project, annotator=user, source=Annotation.Source.HUMAN)
+            .order_by("-created_at", "-pk")
+            .select_related("item")
+            .first()
+        )
+        if annotation is None:
+            raise InvalidInput("There is no answer of yours to undo in this project.")
+        assignment = Assignment.objects.filter(item=annotation.item, annotator=user).first()
+        item = annotation.item
+        annotation.delete()
+        if assignment is None:
+            assignment = Assignment.objects.create(
+                project=project, item=item, annotator=user, expires_at=lease_deadline()
+            )
+        else:
+            Assignment.objects.filter(pk=assignment.pk).update(status=Assignment.Status.ACTIVE, expires_at=lease_deadline())
+        _settle_item(item, project)
+    assignment.refresh_from_db()
+    publish_on_commit(project.pk, "progress.changed")
+    return assignment
+
+
+def project_progress(project: Project, user: User | None = None) -> dict:
+    """Counts for the progress bars; one grouped query, not one per status."""
+    from django.db.models import Count, Q
+
+    counts = Item.objects.filter(project=project).aggregate(
+        total=Count("pk"),
+        labeled=Count("pk", filter=Q(status=Item.Status.LABELED)),
+        eval_total=Count("pk", filter=Q(split=Item.Split.EVAL)),
+        eval_labeled=Count("pk", filter=Q(split=Item.Split.EVAL, status=Item.Status.LABELED)),
+    )
+    counts["remaining"] = counts["total"] - counts["labeled"]
+    counts["queue"] = QueueEntry.objects.filter(project=project).count()
+    if user is not None:
+        counts["mine"] = Annotation.objects.filter(project=project, annotator=user).count()
+    return counts

@@ -1,0 +1,37 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from activelearning import api as al_api
+from annotations import api
+
+project = "api/projects/<int:project_id>/"
+
+api_patterns = [
+    path("api/projects/", api.ProjectList.as_view(), name="api-projects"),
+    path(project, api.ProjectDetail.as_view(), name="api-project"),
+    path(project + "classes/", api.ClassList.as_view(), name="api-classes"),
+    path(project + "classes/<int:class_id>/", api.ClassDetail.as_view(), name="api-class"),
+    path(project + "members/", api.MemberList.as_view(), name="api-members"),
+    path(project + "members/<int:member_id>/", api.MemberDetail.as_view(), name="api-member"),
+    path(project + "items/", api.ItemList.as_view(), name="api-items"),
+    path(project + "items/<int:item_id>/", api.ItemDetail.as_view(), name="api-item"),
+    path(project + "import/", api.ImportItems.as_view(), name="api-import"),
+    path(project + "export/", api.ExportLabels.as_view(), name="api-export"),
+    path(project + "tasks/claim/", api.ClaimTasks.as_view(), name="api-claim"),
+    path(project + "tasks/<int:assignment_id>/skip/", api.SkipTask.as_view(), name="api-skip"),
+    path(project + "annotations/", api.AnnotationList.as_view(), name="api-annotations"),
+    path(project + "annotations/undo/", api.UndoLastAnnotation.as_view(), name="api-undo"),
+    path(project + "progress/", api.Progress.as_view(), name="api-progress"),
+    path(project + "rounds/", al_api.RoundList.as_view(), name="api-rounds"),
+    path(project + "jobs/", al_api.JobList.as_view(), name="api-jobs"),
+    path("api/strategies/", al_api.StrategyList.as_view(), name="api-strategies"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]
+
+urlpatterns = [
+    *api_patterns,
+    path("django-admin/", admin.site.urls),
+    path("", include("frontend.urls")),
+]

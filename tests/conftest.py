@@ -1,0 +1,68 @@
+"""Personas and builders shared by the suite. Jobs run through the real Huey queue in
+immediate mode (the task is enqueued and executed on the spot)."""
+import itertools
+
+import pytest
+from django.contrib.auth.models import User
+from huey.contrib.djhuey import HUEY
+from rest_framework.test import APIClient
+
+from annotations.importing import import_rows
+from annotations.models import LabelClass, Membership, Ontology, Project
+
+HUEY.immediate = True
+
+_counter = itertools.count(1)
+
+
+def make_user(name: str | None = None, staff: bool = False) -> User:
+    name = name or f"user{next(_counter)}"
+    return User.objects.create_user(username=name, password=f"{name}-pw", is_staff=staff)
+
+
+def make_project(*, classes=("negative", "positive"), members=(), **settings) -> Project:
+    ontology = Ontology.objects.create(name="Sentiment")
+    for index, name in enumerate(classes):
+        LabelClass.objects.create(ontology=ontology, key=name, name=name, hotkey=str(index + 1), order=index)
+    project = Project.objects.create(name=settings.pop("name", "Reviews"), ontology=ontology, **settings)
+    for user, role in members:
+        Membership.objects.create(project=project, user=user, role=role)
+    return project
+
+
+def add_items(project: Project, texts, labels=None, split: str = "pool") -> None:
+    rows = [
+        (n, {"text": t, **({"label": labels[n - 1]} if labels else {})}) for n, t in enumerate(texts, 1)
+    ]
+    import_rows(project, rows, label_field="label" if labels else None, split=split)
+
+
+def client_for(user: User | None) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def cast(db):
+    """An annotator, a second annotator, a reviewer, an admin, an outsider and a staff user,
+    all but the outsider members of one project with two classes."""
+    people = {
+        "annotator": make_user("ann"),
+        "annotator2": make_user("ann2"),
+        "reviewer": make_user("rev"),
+        "admin": make_user("adm"),
+        "outsider": make_user("out"),
+        "staff": make_user("staff", staff=True),
+    }
+    project = make_project(
+        members=[
+            (people["annotator"], Membership.Role.ANNOTATOR),
+            (people["annotator2"], Membership.Role.ANNOTATOR),
+            (people["reviewer"], Membership.Role.REVIEWER),
+            (people["admin"], Membership.Role.ADMIN),
+        ]
+    )
+    people["project"] = project
+    return people
