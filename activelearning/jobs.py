@@ -51,7 +51,7 @@ def project_features(project: Project):
     """TF-IDF over the whole pool, refitted only when items were added or removed."""
     items = Item.objects.filter(project=project)
     stats = items.aggregate(count=Count("pk"), low=Min("pk"), high=Max("pk"))
-    signature = pool_signature(stats["count"], stats["high"], stats["low"])
+    signature = pool_signature(stats["count"], stats["high"], stats["low"], origin=project.created_at.isoformat())
     features = FEATURES.get(project.pk, signature)
     if features is None:
         ids, texts = [], []

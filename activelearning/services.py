@@ -49,10 +49,16 @@ def request_round(project_id: int, reason: str = "labels", user: User | None = N
     return job
 
 
-def resume_queued_jobs() -> int:
-    """At worker start: send again every job still marked queued, so none waits forever."""
+def resume_queued_jobs(reclaim_running: bool = False) -> int:
+    """At worker start: send again every job still marked queued, so none waits forever.
+
+    `reclaim_running` is for the embedded mode, where this process is the only worker:
+    a job left running was cut off when the process last stopped, so it is queued again.
+    """
     from .tasks import run_round_task
 
+    if reclaim_running:
+        TrainingJob.objects.filter(state=TrainingJob.State.RUNNING).update(state=TrainingJob.State.QUEUED, phase="")
     queued = list(TrainingJob.objects.filter(state=TrainingJob.State.QUEUED).values_list("pk", flat=True))
     for job_id in queued:
         run_round_task(job_id)

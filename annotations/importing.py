@@ -4,7 +4,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from .errors import ImportFailed
@@ -116,9 +116,22 @@ def import_rows(
                 f"Nothing was imported: {len(result.errors)} row(s) have problems. Fix them and upload again.",
                 row_errors=shown,
             )
+        transaction.on_commit(_refresh_planner_statistics)
     if progress:
         progress(seen_rows)
     return result
+
+
+def _refresh_planner_statistics() -> None:
+    """PostgreSQL plans from table statistics, which autovacuum refreshes only a while
+    after a bulk load (never, where it is off). Until then a freshly filled item table
+    looks empty, and the claim queries' anti-join on the annotator's assignments is
+    planned as a nested loop over every item: 0.3-0.6 s per claim at 10,000 items,
+    growing with each label, against under 1 ms once analysed. ANALYZE reads a
+    bounded sample, so this costs tens of milliseconds at any table size."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {Item._meta.db_table}, {Annotation._meta.db_table}")
 
 
 def _add_error(result: ImportResult, number: int, message: str) -> None:

@@ -25,9 +25,11 @@ class TextFeatures:
         return index
 
 
-def pool_signature(count: int, max_id: int | None, min_id: int | None) -> str:
-    """Changes whenever items are added or removed, so the cache follows the pool."""
-    return hashlib.sha1(f"{count}:{min_id}:{max_id}".encode()).hexdigest()[:16]
+def pool_signature(count: int, max_id: int | None, min_id: int | None, origin: str = "") -> str:
+    """Changes whenever items are added or removed, so the cache follows the pool.
+    `origin` (the project's creation time) tells a project recreated with the same ids,
+    after a database reset, from the one whose features are still on disk."""
+    return hashlib.sha1(f"{origin}:{count}:{min_id}:{max_id}".encode()).hexdigest()[:16]
 
 
 def build_features(signature: str, item_ids: np.ndarray, texts: list[str]) -> TextFeatures:

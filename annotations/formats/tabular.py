@@ -31,10 +31,12 @@ def _text_lines(stream: BinaryIO) -> Iterator[str]:
     while True:
         chunk = stream.read(1 << 16)
         final = not chunk
+        buffered = decoder.getstate()[0]
         try:
             pending += decoder.decode(chunk, final=final)
         except UnicodeDecodeError as exc:
-            line_number += pending.count("\n")
+            # Nothing of this chunk was decoded: count its lines up to the bad byte.
+            line_number += pending.count("\n") + (buffered + chunk)[: max(exc.start, 0)].count(b"\n")
             raise ImportFailed(
                 f"The file is not UTF-8 text (undecodable byte near line {line_number}). "
                 "Save it as UTF-8 and upload it again.",

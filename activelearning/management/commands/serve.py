@@ -1,6 +1,8 @@
 """Run the web server (daphne) and, unless told otherwise, the job workers in the same
 process: the embedded mode, where the in-memory channel layer reaches every page."""
 import logging
+import os
+import sys
 
 from daphne.endpoints import build_endpoint_description_strings
 from daphne.server import Server
@@ -28,12 +30,13 @@ class Command(BaseCommand):
         if not no_worker and not HUEY.immediate:
             threads = workers or settings.HUEY.get("consumer", {}).get("workers", 2)
             consumer = HUEY.create_consumer(
-                workers=threads, worker_type="thread", periodic=False, initial_delay=0.05, max_delay=0.25
+                workers=threads, worker_type="thread", periodic=False, initial_delay=0.05, max_delay=0.25,
+                shutdown_timeout=30,
             )
             consumer.start()
             from activelearning.services import resume_queued_jobs
 
-            resume_queued_jobs()
+            resume_queued_jobs(reclaim_running=not settings.REDIS_URL)
         url = f"http://{host}:{port}/"
         self.stdout.write(f"Serving on {url} (jobs: {'in this process' if consumer else 'external workers'})", ending="\n")
         self.stdout.flush()
@@ -47,3 +50,8 @@ class Command(BaseCommand):
         finally:
             if consumer is not None:
                 consumer.stop(graceful=True)
+        # daphne has stopped; a request thread stuck in a sync view must not keep the
+        # process alive after the user asked it to stop (the job state is in the database).
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
