@@ -1,23 +1,40 @@
-"""Server-rendered pages; the data they show comes from the same services as the API."""
+"""Server-rendered pages: thin shells around the same access checks as the API. The data
+they show is loaded by each page's ES module from the REST API and kept live through the
+project websocket."""
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponseForbidden
+from django.db.models import Count, Q
 from django.shortcuts import render
 
-from annotations.models import Membership
-from annotations.permissions import ProjectAccessDenied, access_project, visible_projects
+from annotations.models import Item, Membership, Project
+from annotations.permissions import ProjectAccessDenied, access_project, role_in, visible_projects
 
 
 def _page(request, project_id, role, template, **context):
     try:
         project, my_role = access_project(request.user, project_id, role)
     except ProjectAccessDenied as exc:
-        return HttpResponseForbidden(str(exc))
+        project = Project.objects.get(pk=project_id)
+        context = {"project": project, "role": role_in(request.user, project), "message": str(exc)}
+        return render(request, "frontend/forbidden.html", context, status=403)
     return render(request, template, {"project": project, "role": my_role, **context})
 
 
 @login_required
 def project_list(request):
-    return render(request, "frontend/project_list.html", {"projects": visible_projects(request.user)})
+    projects = visible_projects(request.user).annotate(
+        item_count=Count("items", distinct=True),
+        labeled_count=Count("items", filter=Q(items__status=Item.Status.LABELED), distinct=True),
+    ).order_by("name", "pk")
+    roles = dict(Membership.objects.filter(user=request.user).values_list("project_id", "role"))
+    rows = [
+        {
+            "project": project,
+            "role": roles.get(project.pk) or ("admin" if request.user.is_staff else ""),
+            "via_staff": project.pk not in roles,
+        }
+        for project in projects
+    ]
+    return render(request, "frontend/project_list.html", {"rows": rows})
 
 
 @login_required

@@ -1,0 +1,135 @@
+// The project dashboard: progress, the learning curve, the model job, and for admins
+// retraining, settings, imports and members. Kept live by the project websocket.
+
+import { api, errorMessage, projectApi } from "./api.js";
+import { renderCurve } from "./curve.js";
+import { $, debounce, formatNumber, formatScore, formatTime, h, pageConfig, showMessage } from "./dom.js";
+import { setupImporter } from "./importer.js";
+import { JobIndicator } from "./jobs.js";
+import { setupMembers } from "./members.js";
+import { setupSettings } from "./settings.js";
+import { connectProject } from "./ws.js";
+
+const { projectId } = pageConfig();
+const urls = projectApi(projectId);
+const message = $("#message");
+const jobs = new JobIndicator($("#job-status"), { text: $("#job-text"), bar: $("#job-bar") });
+let rounds = [];
+
+async function loadProgress() {
+  try {
+    const p = await api(urls.progress);
+    $("#stat-labeled").textContent = formatNumber(p.labeled);
+    $("#stat-labeled-of").textContent = `of ${formatNumber(p.total)} items`;
+    $("#stat-remaining").textContent = formatNumber(p.remaining);
+    $("#stat-eval").textContent = formatNumber(p.eval_labeled);
+    $("#stat-eval-of").textContent = `of ${formatNumber(p.eval_total)} evaluation items`;
+    $("#stat-queue").textContent = formatNumber(p.queue);
+  } catch (error) {
+    showMessage(message, `Could not load the progress: ${errorMessage(error)}`, "error");
+  }
+}
+
+function seconds(value) {
+  return value === undefined || value === null ? "—" : Number(value).toFixed(2);
+}
+
+async function loadRounds() {
+  try {
+    rounds = await api(urls.rounds);
+  } catch (error) {
+    showMessage(message, `Could not load the rounds: ${errorMessage(error)}`, "error");
+    return;
+  }
+  const body = $("#rounds-body");
+  if (!rounds.length) {
+    body.replaceChildren(h("tr", {}, h("td", { colspan: 10, class: "muted" }, "No rounds yet.")));
+  } else {
+    body.replaceChildren(
+      ...rounds
+        .slice()
+        .reverse()
+        .map((round) => {
+          const strategy = round.strategy_used === round.strategy ? round.strategy_used : `${round.strategy_used} (asked: ${round.strategy})`;
+          const t = round.timings || {};
+          return h(
+            "tr",
+            { dataset: { round: round.number } },
+            h("td", { class: "num" }, round.number, round.model_version ? h("span", { class: "muted small" }, ` v${round.model_version}`) : null),
+            h("td", { class: "num" }, formatNumber(round.labels_used)),
+            h("td", { title: round.note || "" }, strategy, round.note ? h("div", { class: "small muted" }, round.note) : null),
+            h("td", { class: "num" }, formatScore(round.metrics?.accuracy)),
+            h("td", { class: "num" }, formatScore(round.metrics?.macro_f1)),
+            h("td", { class: "num", title: `from a pool of ${round.pool_size}` }, formatNumber(round.selected)),
+            h("td", { class: "num" }, seconds(t.fit_s)),
+            h("td", { class: "num" }, seconds(t.score_s)),
+            h("td", { class: "num" }, seconds(t.select_s)),
+            h("td", { class: "small muted when" }, formatTime(round.created_at)),
+          );
+        }),
+    );
+  }
+  renderCurve($("#curve"), $("#curve-legend"), rounds);
+}
+
+async function loadJob() {
+  const mark = jobs.version;
+  try {
+    const [latest] = await api(urls.jobs);
+    if (jobs.version === mark) jobs.fromJob(latest || null);
+  } catch (error) {
+    jobs.set("failed", `Could not load the job state: ${errorMessage(error)}`);
+  }
+}
+
+function setupRetrain() {
+  const button = $("#retrain-button");
+  if (!button) return;
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    const mark = jobs.version;
+    try {
+      const job = await api(urls.jobs, { method: "POST" });
+      // Push events may have overtaken this answer; they are newer.
+      if (jobs.version === mark) jobs.fromJob(job);
+    } catch (error) {
+      showMessage(message, `Could not start a round: ${errorMessage(error)}`, "error");
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
+const progressSoon = debounce(loadProgress, 800);
+const importer = setupImporter(urls.import, { onImported: progressSoon });
+
+connectProject(projectId, {
+  onEvent(event) {
+    jobs.handle(event);
+    if (event.type === "batch.ready") {
+      loadRounds();
+      progressSoon();
+    } else if (event.type === "progress.changed") {
+      progressSoon();
+    } else if (event.type === "import.progress") {
+      importer.onProgress(event);
+    }
+  },
+  onStatus(status, info) {
+    if (status === "open" && info.reconnected) {
+      loadJob();
+      loadRounds();
+      loadProgress();
+    } else if (status === "denied") {
+      showMessage(message, "Live updates were refused: your session may have ended. Reload the page.", "error");
+    }
+  },
+});
+
+loadProgress();
+loadRounds();
+loadJob();
+setupRetrain();
+setupSettings(urls);
+setupMembers(urls, document.body.dataset.username);
+window.addEventListener("resize", debounce(() => renderCurve($("#curve"), $("#curve-legend"), rounds), 200));
