@@ -1,8 +1,12 @@
 """Personas and builders shared by the suite. Jobs run through the real Huey queue in
 immediate mode (the task is enqueued and executed on the spot)."""
 import itertools
+import os
+import tempfile
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import User
 from huey.contrib.djhuey import HUEY
 from rest_framework.test import APIClient
@@ -12,7 +16,26 @@ from annotations.models import LabelClass, Membership, Ontology, Project
 
 HUEY.immediate = True
 
+# SQLite's in-memory test database is shared-cache, where concurrent writers fail at once
+# with "table is locked" instead of waiting: tests with threads need a file, as in use.
+_default_db = settings.DATABASES["default"]
+if _default_db["ENGINE"].endswith("sqlite3") and not _default_db.setdefault("TEST", {}).get("NAME"):
+    _default_db["TEST"]["NAME"] = str(Path(tempfile.gettempdir()) / f"labeler-tests-{os.getpid()}.sqlite3")
+# Real password hashing costs ~0.3 s per user; the suite makes hundreds.
+settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
 _counter = itertools.count(1)
+
+
+@pytest.fixture(autouse=True)
+def _models_in_tmp(tmp_path, settings, monkeypatch):
+    """Model files and cached features of one test never reach var/ or another test
+    (ids restart with each test database, so a cache keyed by project id would leak)."""
+    from activelearning import jobs
+    from activelearning.learners import FeatureCache
+
+    settings.MODEL_DIR = tmp_path / "models"
+    monkeypatch.setattr(jobs, "FEATURES", FeatureCache(tmp_path / "models"))
 
 
 def make_user(name: str | None = None, staff: bool = False) -> User:
