@@ -17,3 +17,23 @@ def top_k(scores: np.ndarray, k: int, *, rng: np.random.Generator | None = None)
     # lexsort sorts by the last key first: score descending, then the random key.
     order = np.lexsort((tie_breaker, -scores))
     return order[:k]
+
+
+def largest_remainder(fractions, total: int) -> np.ndarray:
+    """Split `total` into integer counts proportional to `fractions` (which sum to 1):
+    floors first, then one more for the largest remainders (earlier entries win ties)."""
+    fractions = np.asarray(fractions, dtype=float)
+    exact = fractions * total
+    counts = np.floor(exact + 1e-9).astype(int)
+    left = total - int(counts.sum())
+    if left > 0:
+        order = np.argsort(-(exact - counts), kind="stable")
+        counts[order[:left]] += 1
+    return counts
+
+
+def rank_positions(order: np.ndarray) -> np.ndarray:
+    """Inverse of a ranking: position[i] is where item i stands in `order`."""
+    position = np.empty(len(order), dtype=int)
+    position[order] = np.arange(len(order))
+    return position

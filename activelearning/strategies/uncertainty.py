@@ -49,7 +49,7 @@ def entropy(proba: np.ndarray, *, rng: np.random.Generator | None = None) -> np.
     proba = check_proba(proba)
     with np.errstate(divide="ignore", invalid="ignore"):
         terms = np.where(proba > 0, proba * np.log2(proba), 0.0)
-    return -terms.sum(axis=1)
+    return 0.0 - terms.sum(axis=1)  # 0.0, not -0.0, for certain predictions
 
 
 def random_scores(proba: np.ndarray, *, rng: np.random.Generator | None = None) -> np.ndarray:
