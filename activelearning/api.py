@@ -7,16 +7,38 @@ from rest_framework.views import APIView
 from annotations.models import Membership
 from annotations.permissions import access_project
 
-from .models import Round, TrainingJob
-from .serializers import JobSerializer, RoundSerializer
-from .services import request_round
+from .learners import LEARNERS
+from .models import Round, SimulationRun, TrainingJob
+from .serializers import JobSerializer, RoundSerializer, SimulationRequestSerializer, SimulationSerializer
+from .services import request_round, request_simulation
 from .strategies import STRATEGIES
 
 
 class StrategyList(APIView):
+    """The registry, for settings forms and scripts: every strategy the worker knows."""
+
     @extend_schema(responses=dict)
     def get(self, request):
-        return Response([{"key": s.key, "label": s.label, "needs_model": s.needs_model} for s in STRATEGIES.values()])
+        return Response([
+            {
+                "key": s.key, "label": s.label, "family": s.family, "needs": sorted(s.needs),
+                "needs_model": s.needs_model, "description": s.description,
+            }
+            for s in STRATEGIES.values()
+        ])
+
+
+class LearnerList(APIView):
+    """The learner registry; `?kind=text` or `?kind=image` narrows it."""
+
+    @extend_schema(responses=dict)
+    def get(self, request):
+        kind = request.query_params.get("kind")
+        return Response([
+            {"key": spec.key, "label": spec.label, "kind": spec.kind, "description": spec.description}
+            for spec in LEARNERS.values()
+            if kind in (None, "", spec.kind)
+        ])
 
 
 class RoundList(generics.ListAPIView):
@@ -41,3 +63,31 @@ class JobList(APIView):
         job = request_round(project.pk, reason="manual", user=request.user)
         job.refresh_from_db()
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class SimulationList(APIView):
+    """Simulate before you choose: replay strategies on the project's labeled items."""
+
+    @extend_schema(responses=SimulationSerializer(many=True))
+    def get(self, request, project_id: int):
+        project, _ = access_project(request.user, project_id, Membership.Role.REVIEWER)
+        return Response(SimulationSerializer(SimulationRun.objects.filter(project=project)[:10], many=True).data)
+
+    @extend_schema(request=SimulationRequestSerializer, responses={202: SimulationSerializer})
+    def post(self, request, project_id: int):
+        project, _ = access_project(request.user, project_id, Membership.Role.ADMIN)
+        serializer = SimulationRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        run = request_simulation(project, serializer.validated_data, request.user)
+        run.refresh_from_db()
+        return Response(SimulationSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+class SimulationDetail(APIView):
+    @extend_schema(responses=SimulationSerializer)
+    def get(self, request, project_id: int, simulation_id: int):
+        project, _ = access_project(request.user, project_id, Membership.Role.REVIEWER)
+        run = SimulationRun.objects.filter(project=project, pk=simulation_id).first()
+        if run is None:
+            return Response({"detail": "No such simulation in this project."}, status=status.HTTP_404_NOT_FOUND)
+        return Response(SimulationSerializer(run).data)

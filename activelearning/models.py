@@ -35,6 +35,15 @@ class Round(models.Model):
     metrics = models.JSONField(default=dict)
     timings = models.JSONField(default=dict)
     note = models.CharField(max_length=300, blank=True, default="")
+    learner = models.CharField(max_length=64, blank=True, default="")
+    config = models.JSONField(default=dict, help_text="The sampling configuration this round ran with.")
+    details = models.JSONField(default=dict, help_text="What the strategy reported (refits, class counts, ...).")
+    train_accuracy = models.FloatField(null=True, blank=True)
+    stability_kappa = models.FloatField(
+        null=True, blank=True, help_text="Agreement (Cohen's kappa) with the previous model on the fixed stop set."
+    )
+    stopping = models.JSONField(default=dict, help_text="Which stopping criteria fired this round, and why.")
+    drift = models.JSONField(default=dict, help_text="Uncertainty of newly arrived items against the labeled data.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -91,3 +100,44 @@ class TrainingJob(models.Model):
                 fields=["project"], condition=Q(state__in=["queued", "running"]), name="one_active_job_per_project"
             )
         ]
+
+
+class SimulationRun(models.Model):
+    """An admin's "simulate before you choose": strategies replayed on the labeled items."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="simulations")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
+    config = models.JSONField(default=dict)
+    result = models.JSONField(default=dict)
+    error = models.TextField(blank=True, default="")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+
+class StreamDecision(models.Model):
+    """Whether an item that arrived on its own was sent to annotators at once: the
+    record of stream-based selective sampling, and the window its budget rule reads."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="stream_decisions")
+    item = models.OneToOneField(Item, on_delete=models.CASCADE, related_name="stream_decision")
+    score = models.FloatField(help_text="Least-confidence uncertainty under the latest model.")
+    queried = models.BooleanField()
+    mode = models.CharField(max_length=16)
+    model_version = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["project", "-id"], name="stream_recent")]

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from annotations.events import publish_on_commit
 
-from .models import TrainingJob
+from .models import SimulationRun, TrainingJob
 
 logger = logging.getLogger(__name__)
 
@@ -63,3 +63,25 @@ def resume_queued_jobs(reclaim_running: bool = False) -> int:
     for job_id in queued:
         run_round_task(job_id)
     return len(queued)
+
+
+MIN_LABELED_FOR_SIMULATION = 30
+
+
+def request_simulation(project, config: dict, user: User | None = None) -> SimulationRun:
+    """Queue a simulation on the project's labeled items; refused (ValidationError)
+    while too few items are labeled for a test split and an initial set."""
+    from rest_framework.exceptions import ValidationError
+
+    from annotations.models import Item
+
+    from .tasks import run_simulation_task
+
+    labeled = Item.objects.filter(project=project, status=Item.Status.LABELED, final_class__isnull=False).count()
+    needed = max(MIN_LABELED_FOR_SIMULATION, int(config.get("initial", 20) / (1 - config.get("test_fraction", 0.3))) + 1)
+    if labeled < needed:
+        raise ValidationError({"detail": f"Simulation needs at least {needed} labeled items; this project has {labeled}."})
+    with transaction.atomic():
+        run = SimulationRun.objects.create(project=project, config=dict(config), requested_by=user)
+        transaction.on_commit(lambda: run_simulation_task(run.pk))
+    return run

@@ -20,3 +20,8 @@ def one_blas_thread() -> None:
 @db_task(retries=1, retry_delay=5)
 def run_round_task(job_id: int) -> None:
     jobs.run_round(job_id)
+
+
+@db_task(retries=0)
+def run_simulation_task(simulation_id: int) -> None:
+    jobs.run_simulation(simulation_id)

@@ -27,6 +27,7 @@ from .serializers import (
     ItemSerializer,
     LabelClassSerializer,
     MembershipSerializer,
+    NewItemSerializer,
     ProjectCreateSerializer,
     ProjectSerializer,
     SubmitSerializer,
@@ -167,6 +168,25 @@ class ItemList(generics.ListAPIView):
     def get_queryset(self):
         project, _ = access_project(self.request.user, self.kwargs["project_id"], REVIEWER)
         return Item.objects.filter(project=project).select_related("final_class").order_by("pk")
+
+    @extend_schema(request=NewItemSerializer, responses={201: dict})
+    def post(self, request, project_id: int):
+        """Add one item to the pool. With stream sampling on, the latest model scores it
+        at once and an informative item goes to the front of the queue."""
+        from activelearning.streaming import route_arrivals
+
+        project, _ = access_project(request.user, project_id, ADMIN)
+        form = NewItemSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        item = Item.objects.create(project=project, **form.validated_data)
+        decisions = route_arrivals(project, [item.pk])
+        stream = None
+        if decisions:
+            decision = decisions[0]
+            stream = {"mode": decision.mode, "score": decision.score, "queried": decision.queried,
+                      "model_version": decision.model_version}
+        item = Item.objects.select_related("final_class").get(pk=item.pk)
+        return Response({"item": ItemSerializer(item).data, "stream": stream}, status=status.HTTP_201_CREATED)
 
 
 class ItemDetail(generics.RetrieveDestroyAPIView):

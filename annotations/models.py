@@ -4,6 +4,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.db.models import Q
 
+from activelearning.config import default_sampling, default_stopping
 from activelearning.strategies import strategy_choices
 
 HEX_COLOUR = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a colour like #1f77b4.")
@@ -63,6 +64,17 @@ class Project(models.Model):
         help_text="How many items each round puts in the queue.",
     )
     strategy = models.CharField(max_length=64, choices=strategy_choices(), default="least_confidence")
+    learner = models.CharField(
+        max_length=64, default="tfidf_logreg", help_text="The model family the worker fits each round."
+    )
+    sampling = models.JSONField(
+        default=default_sampling, blank=True,
+        help_text="Strategy parameters: mix parts, density weighting, committee, target ratios, exploration, stream.",
+    )
+    stopping = models.JSONField(
+        default=default_stopping, blank=True,
+        help_text="Stopping criteria evaluated each round: target metrics, plateau, budget, stability, overfitting, drift.",
+    )
     eval_fraction = models.FloatField(
         default=0.0, validators=[MinValueValidator(0.0), MaxValueValidator(0.5)],
         help_text="Fraction of newly imported unlabeled items set aside as the evaluation split.",

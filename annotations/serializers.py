@@ -2,6 +2,9 @@
 from django.contrib.auth.models import User
 from rest_framework import serializers
 
+from activelearning.config import ConfigError, validate_sampling
+from activelearning.learners import learner_choices
+from activelearning.stopping import validate_stopping_config
 from activelearning.strategies import strategy_choices
 
 from .formats.tabular import FORMATS
@@ -37,6 +40,9 @@ class LabelClassSerializer(serializers.ModelSerializer):
 
 class ProjectSerializer(serializers.ModelSerializer):
     strategy = serializers.ChoiceField(choices=strategy_choices(), required=False)
+    learner = serializers.ChoiceField(choices=learner_choices("text"), required=False)
+    sampling = serializers.JSONField(required=False, help_text="Strategy parameters; see the README's sampling table.")
+    stopping = serializers.JSONField(required=False, help_text="Stopping criteria; absent criteria are off.")
     classes = serializers.SerializerMethodField()
     role = serializers.SerializerMethodField()
 
@@ -44,9 +50,28 @@ class ProjectSerializer(serializers.ModelSerializer):
         model = Project
         fields = [
             "id", "name", "description", "kind", "ontology", "overlap", "retrain_every", "batch_size",
-            "strategy", "eval_fraction", "created_at", "classes", "role",
+            "strategy", "learner", "sampling", "stopping", "eval_fraction", "created_at", "classes", "role",
         ]
         read_only_fields = ["ontology", "created_at"]
+
+    def validate_stopping(self, value):
+        try:
+            return validate_stopping_config(value)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+
+    def validate(self, attrs):
+        """Sampling settings depend on the strategy and the classes, so they are checked together."""
+        if "sampling" in attrs or "strategy" in attrs:
+            instance = self.instance
+            strategy = attrs.get("strategy", instance.strategy if instance else "least_confidence")
+            sampling = attrs.get("sampling", instance.sampling if instance else {})
+            class_keys = list(instance.ontology.classes.values_list("key", flat=True)) if instance else None
+            try:
+                attrs["sampling"] = validate_sampling(sampling, strategy, class_keys)
+            except ConfigError as exc:
+                raise serializers.ValidationError({"sampling": [str(exc)]}) from exc
+        return attrs
 
     def get_classes(self, project) -> list[dict]:
         return LabelClassSerializer(project.ontology.classes.all(), many=True).data
@@ -129,6 +154,11 @@ class ImportSerializer(serializers.Serializer):
     id_field = serializers.CharField(required=False, allow_blank=True, max_length=200)
     split = serializers.ChoiceField(choices=SPLITS, default="auto")
     import_id = serializers.CharField(required=False, max_length=64)
+
+
+class NewItemSerializer(serializers.Serializer):
+    text = serializers.CharField(max_length=100_000, help_text="The text to label.")
+    external_id = serializers.CharField(max_length=200, required=False, default="")
 
 
 class ItemSerializer(serializers.Serializer):

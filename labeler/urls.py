@@ -25,7 +25,10 @@ api_patterns = [
     path(project + "progress/", api.Progress.as_view(), name="api-progress"),
     path(project + "rounds/", al_api.RoundList.as_view(), name="api-rounds"),
     path(project + "jobs/", al_api.JobList.as_view(), name="api-jobs"),
+    path(project + "simulations/", al_api.SimulationList.as_view(), name="api-simulations"),
+    path(project + "simulations/<int:simulation_id>/", al_api.SimulationDetail.as_view(), name="api-simulation"),
     path("api/strategies/", al_api.StrategyList.as_view(), name="api-strategies"),
+    path("api/learners/", al_api.LearnerList.as_view(), name="api-learners"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

@@ -31,11 +31,11 @@ _counter = itertools.count(1)
 def _models_in_tmp(tmp_path, settings, monkeypatch):
     """Model files and cached features of one test never reach var/ or another test
     (ids restart with each test database, so a cache keyed by project id would leak)."""
-    from activelearning import jobs
+    from activelearning import features
     from activelearning.learners import FeatureCache
 
     settings.MODEL_DIR = tmp_path / "models"
-    monkeypatch.setattr(jobs, "FEATURES", FeatureCache(tmp_path / "models"))
+    monkeypatch.setattr(features, "FEATURES", FeatureCache(tmp_path / "models"))
 
 
 def make_user(name: str | None = None, staff: bool = False) -> User:
@@ -89,3 +89,12 @@ def cast(db):
     )
     people["project"] = project
     return people
+
+
+def break_learner(monkeypatch, factory, key: str = "tfidf_logreg") -> None:
+    """Make the learner's factory fail (or misbehave) for the rest of one test."""
+    from dataclasses import replace
+
+    from activelearning.learners import LEARNERS
+
+    monkeypatch.setitem(LEARNERS, key, replace(LEARNERS[key], factory=factory))

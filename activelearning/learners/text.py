@@ -19,6 +19,9 @@ class TextFeatures:
     signature: str
     item_ids: np.ndarray
     matrix: sparse.csr_matrix
+    # Kept so that an item arriving later can be scored by the current model
+    # (stream sampling) before the next round refits the vocabulary.
+    vectorizer: TfidfVectorizer | None = None
 
     def rows_for(self, item_ids: Iterable[int]) -> np.ndarray:
         index = np.searchsorted(self.item_ids, np.asarray(list(item_ids), dtype=np.int64))
@@ -35,7 +38,9 @@ def pool_signature(count: int, max_id: int | None, min_id: int | None, origin: s
 def build_features(signature: str, item_ids: np.ndarray, texts: list[str]) -> TextFeatures:
     vectorizer = TfidfVectorizer(sublinear_tf=True, min_df=1, ngram_range=(1, 2), max_features=200_000)
     matrix = vectorizer.fit_transform(texts).tocsr()
-    return TextFeatures(signature=signature, item_ids=np.asarray(item_ids, dtype=np.int64), matrix=matrix)
+    return TextFeatures(
+        signature=signature, item_ids=np.asarray(item_ids, dtype=np.int64), matrix=matrix, vectorizer=vectorizer
+    )
 
 
 class FeatureCache:
@@ -62,6 +67,15 @@ class FeatureCache:
                     self._memory[project_id] = stored
                 return stored
         return None
+
+    def latest(self, project_id: int) -> TextFeatures | None:
+        """Whatever was built last for the project, whatever the pool is now."""
+        with self._lock:
+            cached = self._memory.get(project_id)
+        if cached is not None:
+            return cached
+        path = self._path(project_id)
+        return joblib.load(path) if path.exists() else None
 
     def put(self, project_id: int, features: TextFeatures) -> None:
         path = self._path(project_id)

@@ -30,7 +30,8 @@ def query_by_threshold(score: float, threshold: float) -> bool:
 
 def query_by_budget(score: float, recent_scores, rate: float) -> bool:
     """Query when the score is in the top `rate` fraction of the recent window plus
-    itself: fewer than rate * (len(recent) + 1) recent scores are strictly higher.
+    itself: fewer than rate * (len(recent) + 1) recent scores are as high or higher
+    (ties are not queried, so a run of equal scores cannot exhaust the budget).
 
     A sliding quantile: with a stationary stream about `rate` of the items are
     queried, and the threshold follows drift in the scores. An empty window queries.
@@ -39,7 +40,7 @@ def query_by_budget(score: float, recent_scores, rate: float) -> bool:
     recent = np.asarray(recent_scores, dtype=float).reshape(-1)
     if not np.all(np.isfinite(recent)):
         raise StrategyInputError("recent scores contain NaN or infinity")
-    return int((recent > score).sum()) < rate * (len(recent) + 1)
+    return int((recent >= score).sum()) < rate * (len(recent) + 1)
 
 
 def within_budget(queried: int, seen: int, rate: float) -> bool:

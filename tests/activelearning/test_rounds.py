@@ -9,14 +9,14 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from activelearning import jobs
+from activelearning import features, jobs
 from activelearning.learners import FeatureCache
 from activelearning.models import ModelVersion, QueueEntry, Round, TrainingJob
 from activelearning.services import request_round
 from annotations import services
 from annotations.demo import SAMPLE_FILE, read_sentiment_file, shared_dataset_dir
 from annotations.models import Item, Membership, Project
-from tests.conftest import add_items, client_for, make_project, make_user
+from tests.conftest import add_items, break_learner, client_for, make_project, make_user
 
 POOL_TEXTS = [f"{mood} film number {n}" for n in range(30) for mood in ("good", "bad")]
 EVAL_TEXTS = ["good film", "great good fun", "good acting", "bad film", "bad plot", "very bad"]
@@ -119,12 +119,12 @@ def test_the_batch_is_the_most_uncertain_items_of_the_pool(loop):
     loop["label"](6)
     round_ = Round.objects.get(project=project)
     model = joblib.load(round_.model_version.artifact)
-    features = jobs.project_features(project)
+    pool = features.project_features(project)
     free = list(
         Item.objects.filter(project=project, split="pool", status="unlabeled", assigned_count=0)
         .order_by("pk").values_list("pk", flat=True)
     )
-    confidence = model.predict_proba(features.matrix[features.rows_for(free)]).max(axis=1)
+    confidence = model.predict_proba(pool.matrix[pool.rows_for(free)]).max(axis=1)
     queued = set(QueueEntry.objects.values_list("item_id", flat=True))
     worst_queued = max(c for pk, c in zip(free, confidence) if pk in queued)
     best_left_out = min(c for pk, c in zip(free, confidence) if pk not in queued)
@@ -158,8 +158,8 @@ def test_the_model_of_a_round_is_saved_and_can_predict(loop, settings):
     version = ModelVersion.objects.get()
     assert version.artifact.startswith(str(settings.MODEL_DIR))
     model = joblib.load(version.artifact)
-    features = jobs.project_features(loop["project"])
-    assert model.predict_proba(features.matrix[:3]).shape == (3, 2)
+    pool = features.project_features(loop["project"])
+    assert model.predict_proba(pool.matrix[:3]).shape == (3, 2)
 
 
 def test_only_one_class_labeled_falls_back_to_a_random_batch_with_a_note(loop):
@@ -193,34 +193,34 @@ def test_a_round_before_any_label_queues_a_random_batch(cast, django_capture_on_
 @pytest.fixture
 def counted_builds(monkeypatch):
     calls = []
-    real = jobs.build_features
+    real = features.build_features
 
     def counting(signature, item_ids, texts):
         calls.append(len(texts))
         return real(signature, item_ids, texts)
 
-    monkeypatch.setattr(jobs, "build_features", counting)
+    monkeypatch.setattr(features, "build_features", counting)
     return calls
 
 
 def test_features_are_built_once_per_pool_and_reused_across_rounds(loop, counted_builds):
     project = loop["project"]
     loop["label"](6)
-    first = jobs.FEATURES.get(project.pk, jobs.project_features(project).signature)
+    first = features.FEATURES.get(project.pk, features.project_features(project).signature)
     loop["label"](6)
     loop["run_manual_round"]()
     assert Round.objects.filter(project=project).count() == 3
     assert counted_builds == [len(POOL_TEXTS) + len(EVAL_TEXTS)]
-    assert jobs.project_features(project) is first
+    assert features.project_features(project) is first
 
 
 def test_new_items_invalidate_the_features(loop, counted_builds):
     project = loop["project"]
     loop["label"](6)
-    before = jobs.project_features(project)
+    before = features.project_features(project)
     add_items(project, ["a brand new review", "and another one"])
     loop["run_manual_round"]()
-    after = jobs.project_features(project)
+    after = features.project_features(project)
     assert after is not before
     assert counted_builds == [len(POOL_TEXTS) + len(EVAL_TEXTS), len(POOL_TEXTS) + len(EVAL_TEXTS) + 2]
     assert after.matrix.shape[0] == before.matrix.shape[0] + 2
@@ -237,7 +237,7 @@ def test_deleted_items_invalidate_the_features(loop, counted_builds):
 def test_a_restarted_worker_loads_the_features_from_disk(loop, counted_builds, monkeypatch, settings):
     project = loop["project"]
     loop["label"](6)
-    monkeypatch.setattr(jobs, "FEATURES", FeatureCache(settings.MODEL_DIR))
+    monkeypatch.setattr(features, "FEATURES", FeatureCache(settings.MODEL_DIR))
     loop["run_manual_round"]()
     assert len(counted_builds) == 1
     assert Round.objects.filter(project=project).count() == 2
@@ -259,9 +259,9 @@ def test_a_recreated_project_with_the_same_ids_does_not_reuse_old_features(cast,
     Item.objects.bulk_create(
         [Item(pk=pk, project=reborn, text=f"totally different words {pk}") for pk in old_items]
     )
-    features = jobs.project_features(reborn)
+    pool = features.project_features(reborn)
     assert len(counted_builds) == 2
-    assert features.matrix.shape[0] == len(old_items)
+    assert pool.matrix.shape[0] == len(old_items)
 
 
 # Jobs: one at a time, coalesced, recoverable.
@@ -290,7 +290,7 @@ def test_the_database_allows_one_active_job_per_project(cast):
 
 def test_a_label_arriving_during_a_round_makes_one_more_round_afterwards(loop, monkeypatch):
     project = loop["project"]
-    real = jobs.build_features
+    real = features.build_features
     arrivals = []
 
     def build_while_labels_arrive(signature, item_ids, texts):
@@ -299,7 +299,7 @@ def test_a_label_arriving_during_a_round_makes_one_more_round_afterwards(loop, m
         arrivals.append(request_round(project.pk, reason="labels"))
         return real(signature, item_ids, texts)
 
-    monkeypatch.setattr(jobs, "build_features", build_while_labels_arrive)
+    monkeypatch.setattr(features, "build_features", build_while_labels_arrive)
     loop["label"](6)
     first = TrainingJob.objects.order_by("pk").first()
     assert {a.pk for a in arrivals} == {first.pk}
@@ -368,10 +368,10 @@ def test_a_failing_job_is_recorded_and_leaves_the_last_model_and_queue(loop, mon
     queue_before = list(QueueEntry.objects.order_by("rank").values_list("pk", "item_id", "round_id"))
     assert queue_before
 
-    def broken(**kwargs):
+    def broken(*args, **kwargs):
         raise RuntimeError("classifier exploded")
 
-    monkeypatch.setattr(jobs, "make_classifier", broken)
+    break_learner(monkeypatch, broken)
     loop["run_manual_round"]()
     failed = TrainingJob.objects.order_by("-pk").first()
     assert failed.state == TrainingJob.State.FAILED
@@ -387,7 +387,7 @@ def test_a_failing_job_is_recorded_and_leaves_the_last_model_and_queue(loop, mon
 
     # A failed job does not block the next one.
     monkeypatch.undo()
-    monkeypatch.setattr(jobs, "FEATURES", FeatureCache(jobs.settings.MODEL_DIR))
+    monkeypatch.setattr(features, "FEATURES", FeatureCache(features.settings.MODEL_DIR))
     loop["run_manual_round"]()
     assert TrainingJob.objects.order_by("-pk").first().state == TrainingJob.State.SUCCEEDED
     assert Round.objects.count() == 2

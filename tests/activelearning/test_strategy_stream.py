@@ -47,3 +47,9 @@ def test_the_hard_budget_sampler_stays_within_budget_at_every_step():
 def test_a_rate_outside_0_1_is_refused(rate):
     with pytest.raises(StrategyInputError, match="rate"):
         BudgetRateSampler(rate)
+
+
+def test_a_run_of_equal_scores_does_not_exhaust_the_budget():
+    sampler = BudgetRateSampler(rate=0.25, window=50)
+    decisions = [sampler.offer(0.4) for _ in range(20)]
+    assert decisions[0] is True and sum(decisions) == 1

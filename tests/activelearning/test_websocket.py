@@ -8,11 +8,10 @@ from django.db import connections
 from django.test import Client
 from rest_framework.authtoken.models import Token
 
-from activelearning import jobs
 from annotations import services
 from annotations.models import Membership
 from labeler.asgi import application
-from tests.conftest import add_items, make_project, make_user
+from tests.conftest import add_items, break_learner, make_project, make_user
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
@@ -168,10 +167,10 @@ async def test_a_second_round_is_announced_with_its_number(world):
 
 
 async def test_a_failed_round_is_announced_with_its_error(world, monkeypatch):
-    def broken(**kwargs):
+    def broken(*args, **kwargs):
         raise RuntimeError("no model today")
 
-    monkeypatch.setattr(jobs, "make_classifier", broken)
+    break_learner(monkeypatch, broken)
     project = world["project"]
     watcher = communicator(project.pk, world["tokens"]["member"])
     assert (await watcher.connect())[0]

@@ -1,0 +1,123 @@
+"""A project's items as matrices, computed once per pool and cached under MODEL_DIR.
+
+TF-IDF is refitted only when items are added or removed; its 64-dimensional SVD serves
+as the dense embedding of density and diversity strategies for the TF-IDF learner;
+sentence embeddings are computed once per item and kept, so a round never re-embeds.
+"""
+import threading
+from pathlib import Path
+
+import joblib
+import numpy as np
+from django.conf import settings
+from django.db.models import Count, Max, Min
+from sklearn.decomposition import TruncatedSVD
+
+from annotations.models import Item, Project
+
+from .learners import LEARNERS, FeatureCache, TextFeatures, build_features, pool_signature
+
+FEATURES = FeatureCache(Path(settings.MODEL_DIR))
+SVD_COMPONENTS = 64
+EMBED_BATCH = 256
+_svd_lock = threading.Lock()
+_embed_lock = threading.Lock()
+
+
+def _signature(project: Project) -> str:
+    stats = Item.objects.filter(project=project).aggregate(count=Count("pk"), low=Min("pk"), high=Max("pk"))
+    return pool_signature(stats["count"], stats["high"], stats["low"], origin=project.created_at.isoformat())
+
+
+def project_features(project: Project) -> TextFeatures:
+    """TF-IDF over the whole pool, refitted only when items were added or removed."""
+    signature = _signature(project)
+    features = FEATURES.get(project.pk, signature)
+    if features is None:
+        ids, texts = [], []
+        items = Item.objects.filter(project=project).order_by("pk").values_list("pk", "text")
+        for item_id, text in items.iterator(chunk_size=5000):
+            ids.append(item_id)
+            texts.append(text)
+        features = build_features(signature, np.asarray(ids, dtype=np.int64), texts)
+        FEATURES.put(project.pk, features)
+    return features
+
+
+def _project_dir(project: Project) -> Path:
+    path = Path(settings.MODEL_DIR) / f"project_{project.pk}"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def tfidf_embeddings(project: Project, features: TextFeatures) -> np.ndarray:
+    """Dense rows aligned with `features.item_ids`: a truncated SVD of the TF-IDF matrix."""
+    path = _project_dir(project) / "svd.joblib"
+    with _svd_lock:
+        if path.exists():
+            stored = joblib.load(path)
+            if stored["signature"] == features.signature:
+                return stored["vectors"]
+        components = max(1, min(SVD_COMPONENTS, features.matrix.shape[1] - 1, features.matrix.shape[0] - 1))
+        vectors = TruncatedSVD(n_components=components, random_state=0).fit_transform(features.matrix)
+        vectors = vectors.astype(np.float32)
+        joblib.dump({"signature": features.signature, "vectors": vectors}, path)
+        return vectors
+
+
+def sentence_embeddings(project: Project) -> tuple[np.ndarray, np.ndarray]:
+    """(item ids, unit vectors) for every item, embedding only those not seen before."""
+    from .learners import embed_texts
+
+    path = _project_dir(project) / "sentence_embeddings.npz"
+    with _embed_lock:
+        if path.exists():
+            stored = np.load(path)
+            ids, vectors = stored["ids"], stored["vectors"]
+        else:
+            ids, vectors = np.empty(0, dtype=np.int64), np.empty((0, 384), dtype=np.float32)
+        current = np.fromiter(
+            Item.objects.filter(project=project).order_by("pk").values_list("pk", flat=True).iterator(chunk_size=10000),
+            dtype=np.int64,
+        )
+        missing = np.setdiff1d(current, ids)
+        if len(missing):
+            new_vectors = []
+            for start in range(0, len(missing), EMBED_BATCH):
+                chunk = missing[start:start + EMBED_BATCH].tolist()
+                texts = dict(Item.objects.filter(pk__in=chunk).values_list("pk", "text"))
+                new_vectors.append(embed_texts([texts[pk] for pk in chunk]))
+            ids = np.concatenate([ids, missing])
+            vectors = np.concatenate([vectors, *new_vectors]).astype(np.float32)
+            order = np.argsort(ids)
+            ids, vectors = ids[order], vectors[order]
+            tmp = path.with_suffix(".tmp.npz")
+            np.savez(tmp, ids=ids, vectors=vectors)
+            tmp.replace(path)
+        keep = np.isin(ids, current)
+        return ids[keep], vectors[keep]
+
+
+class ProjectMatrix:
+    """The learner's feature rows for a project's items, addressable by item id."""
+
+    def __init__(self, project: Project, learner: str):
+        self.project = project
+        self.features_kind = LEARNERS[learner].features
+        if self.features_kind == "sentence_embedding":
+            self.item_ids, self.matrix = sentence_embeddings(project)
+            self._tfidf = None
+        elif self.features_kind == "tfidf":
+            self._tfidf = project_features(project)
+            self.item_ids, self.matrix = self._tfidf.item_ids, self._tfidf.matrix
+        else:
+            raise ValueError(f"the learner {learner!r} does not apply to text projects")
+
+    def rows_for(self, item_ids) -> np.ndarray:
+        return np.searchsorted(self.item_ids, np.asarray(item_ids, dtype=np.int64))
+
+    def dense(self) -> np.ndarray:
+        """Dense vectors for density and diversity strategies, rows as `item_ids`."""
+        if self.features_kind == "sentence_embedding":
+            return self.matrix
+        return tfidf_embeddings(self.project, self._tfidf)

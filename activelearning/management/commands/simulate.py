@@ -1,0 +1,75 @@
+"""Replay the loop on labeled data with an oracle, to compare strategies before
+spending annotators' time. The same rounds as the worker's (activelearning.engine)."""
+import json
+import sys
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from activelearning.config import ConfigError
+from activelearning.datasets import DatasetError, load_dataset
+from activelearning.learners import LEARNERS
+from activelearning.simulate import SimulationConfig, default_learner, plot_curves, simulate, strategy_spec
+from activelearning.strategies import STRATEGIES
+
+
+class Command(BaseCommand):
+    help = "Simulate active learning on labeled data: learning curves per strategy, as JSON and a plot."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--data", action="append", required=True, type=Path,
+                            help="CSV/TSV/JSONL/labelled .txt file(s), or a folder of images in class subfolders.")
+        parser.add_argument("--text-field", default="text")
+        parser.add_argument("--label-field", default="label")
+        parser.add_argument("--image-size", type=int, default=8, help="Images are resized to this square size.")
+        parser.add_argument("--strategy", action="append", dest="strategies",
+                            help="A registered strategy or a mix like margin:0.7,coreset:0.2,random:0.1 (repeatable).")
+        parser.add_argument("--learner", choices=sorted(LEARNERS), help="Defaults to tfidf_logreg (text) or image_cnn.")
+        parser.add_argument("--initial", type=int, default=20)
+        parser.add_argument("--batch", type=int, default=10)
+        parser.add_argument("--budget", type=int, default=300)
+        parser.add_argument("--seeds", type=int, default=5)
+        parser.add_argument("--test-fraction", type=float, default=0.3)
+        parser.add_argument("--committee-size", type=int, default=5)
+        parser.add_argument("--eer-candidates", type=int, default=100)
+        parser.add_argument("--out", type=Path, help="Write the result JSON here (else print it).")
+        parser.add_argument("--plot", type=Path, help="Write the learning curves as a PNG here.")
+
+    def handle(self, *args, **options):
+        strategies = options["strategies"] or ["random", "margin"]
+        for name in strategies:
+            key, _ = strategy_spec(name)
+            if key not in STRATEGIES:
+                raise CommandError(f"Unknown strategy {name!r}. Choose from: {', '.join(STRATEGIES)}")
+        for option in ("initial", "batch", "budget", "seeds"):
+            if options[option] < 1:
+                raise CommandError(f"--{option.replace('_', '-')} must be at least 1")
+        if not 0 < options["test_fraction"] < 1:
+            raise CommandError("--test-fraction must be between 0 and 1")
+        try:
+            dataset = load_dataset(options["data"], options["text_field"], options["label_field"], options["image_size"])
+            config = SimulationConfig(
+                strategies=strategies, learner=options["learner"] or default_learner(dataset.kind),
+                initial=options["initial"], batch=options["batch"], budget=options["budget"], seeds=options["seeds"],
+                test_fraction=options["test_fraction"],
+                sampling={"committee_size": options["committee_size"], "eer_candidates": options["eer_candidates"]},
+            )
+
+            def progress(phase: str, done: int, total: int) -> None:
+                self.stderr.write(f"\r{phase}: {done}/{total}", ending="")
+
+            result = simulate(dataset, config, progress=progress)
+        except (DatasetError, ConfigError, ValueError) as exc:
+            raise CommandError(str(exc)) from exc
+        self.stderr.write("")
+        text = json.dumps(result, indent=1)
+        if options["out"]:
+            options["out"].write_text(text)
+            self.stderr.write(f"Wrote {options['out']}")
+        else:
+            sys.stdout.write(text + "\n")
+        if options["plot"]:
+            plot_curves(result, str(options["plot"]))
+            self.stderr.write(f"Wrote {options['plot']}")
+        for name, labels in result["labels_to_95pct"].items():
+            self.stderr.write(f"{name}: 95% of full-data accuracy ({result['full_accuracy']:.3f}) at {labels} labels")
