@@ -1,13 +1,15 @@
-// The project dashboard: progress, the learning curve, the model job, and for admins
-// retraining, settings, imports and members. Kept live by the project websocket.
+// The project dashboard: progress, the learning curve, the model job, the stopping advice
+// and drift report of the latest round, and for admins retraining, settings, simulations,
+// imports and members. Kept live by the project websocket.
 
 import { api, errorMessage, projectApi } from "./api.js";
-import { renderCurve } from "./curve.js";
+import { firedLabels, renderCurve, renderHistogram } from "./curve.js";
 import { $, debounce, formatNumber, formatScore, formatTime, h, pageConfig, showMessage } from "./dom.js";
 import { setupImporter } from "./importer.js";
 import { JobIndicator } from "./jobs.js";
 import { setupMembers } from "./members.js";
 import { setupSettings } from "./settings.js";
+import { setupSimulation } from "./simulation.js";
 import { connectProject } from "./ws.js";
 
 const { projectId } = pageConfig();
@@ -34,6 +36,53 @@ function seconds(value) {
   return value === undefined || value === null ? "—" : Number(value).toFixed(2);
 }
 
+const CRITERION_STATE = { fired: "fired", warning: "warning", waiting: "not yet" };
+
+function renderStopping(latest) {
+  const banner = $("#stopping-banner");
+  const list = $("#stopping-criteria");
+  const stopping = latest && latest.stopping;
+  const criteria = (stopping && stopping.criteria) || [];
+  list.replaceChildren(
+    ...criteria.map((c) => {
+      const state = c.fired ? (c.warning ? "warning" : "fired") : "waiting";
+      return h(
+        "li",
+        { class: `criterion criterion-${state}`, dataset: { key: c.key, fired: c.fired ? "true" : "false" } },
+        h("span", { class: "criterion-state" }, CRITERION_STATE[state]),
+        h("strong", {}, c.label || c.key),
+        h("span", { class: "criterion-message" }, c.message || ""),
+      );
+    }),
+  );
+  if (!latest) {
+    $("#stopping-round").textContent = "Checked after every round. The criteria only advise: nothing stops by itself.";
+    showMessage(banner, "No rounds yet.", "info");
+    return;
+  }
+  $("#stopping-round").textContent = `After round ${latest.number}, with ${formatNumber(latest.labels_used)} labels. The criteria only advise: nothing stops by itself.`;
+  if (!stopping || !Array.isArray(stopping.criteria)) {
+    showMessage(banner, "This round has no stopping advice.", "info");
+  } else if (!criteria.length) {
+    showMessage(banner, "No stopping criteria are set for this project.", "info");
+  } else if (stopping.recommend_stop) {
+    showMessage(banner, `The criteria recommend stopping: ${firedLabels(stopping).join(", ")}. More labels are unlikely to help much; labeling goes on until you decide to stop.`, "warn");
+  } else {
+    showMessage(banner, `None of the ${criteria.length} criteria has fired yet: keep labeling.`, "ok");
+  }
+}
+
+function renderDrift(latest) {
+  const drift = latest && latest.drift;
+  const section = $("#drift-section");
+  const known = Boolean(drift && typeof drift.message === "string");
+  section.hidden = !known;
+  showMessage($("#drift-alert"), known && drift.alert ? drift.message : "", "warn");
+  if (!known) return;
+  $("#drift-text").textContent = drift.message;
+  renderHistogram($("#drift-histogram"), drift.histogram);
+}
+
 async function loadRounds() {
   try {
     rounds = await api(urls.rounds);
@@ -57,7 +106,14 @@ async function loadRounds() {
             { dataset: { round: round.number } },
             h("td", { class: "num" }, round.number, round.model_version ? h("span", { class: "muted small" }, ` v${round.model_version}`) : null),
             h("td", { class: "num" }, formatNumber(round.labels_used)),
-            h("td", { title: round.note || "" }, strategy, round.note ? h("div", { class: "small muted" }, round.note) : null),
+            h(
+              "td",
+              { title: round.note || "" },
+              strategy,
+              round.learner ? h("span", { class: "muted small" }, ` · ${round.learner}`) : null,
+              round.stopping && round.stopping.recommend_stop ? h("span", { class: "stop-flag", title: `Stopping recommended: ${firedLabels(round.stopping).join(", ")}` }, " ▼ stop advised") : null,
+              round.note ? h("div", { class: "small muted" }, round.note) : null,
+            ),
             h("td", { class: "num" }, formatScore(round.metrics?.accuracy)),
             h("td", { class: "num" }, formatScore(round.metrics?.macro_f1)),
             h("td", { class: "num", title: `from a pool of ${round.pool_size}` }, formatNumber(round.selected)),
@@ -70,6 +126,8 @@ async function loadRounds() {
     );
   }
   renderCurve($("#curve"), $("#curve-legend"), rounds);
+  renderStopping(rounds[rounds.length - 1]);
+  renderDrift(rounds[rounds.length - 1]);
 }
 
 async function loadJob() {
@@ -101,6 +159,10 @@ function setupRetrain() {
 }
 
 const progressSoon = debounce(loadProgress, 800);
+// Settings and simulations both list the strategies: one request for the two.
+const strategies = $("#settings-form") ? api("/api/strategies/") : Promise.resolve([]);
+strategies.catch(() => {}); // each user reports a failure in its own panel
+let simulation = null;
 const importer = setupImporter(urls.import, { onImported: progressSoon });
 
 connectProject(projectId, {
@@ -113,6 +175,8 @@ connectProject(projectId, {
       progressSoon();
     } else if (event.type === "import.progress") {
       importer.onProgress(event);
+    } else if (String(event.type).startsWith("simulation.") && simulation) {
+      simulation.refresh();
     }
   },
   onStatus(status, info) {
@@ -130,6 +194,7 @@ loadProgress();
 loadRounds();
 loadJob();
 setupRetrain();
-setupSettings(urls);
+setupSettings(urls, strategies);
+setupSimulation(urls, strategies).then((panel) => (simulation = panel || null));
 setupMembers(urls, document.body.dataset.username);
 window.addEventListener("resize", debounce(() => renderCurve($("#curve"), $("#curve-legend"), rounds), 200));

@@ -1,40 +1,222 @@
 // The admin's project settings form: PATCH /api/projects/<id>/, errors shown per field.
+// Sampling options and stopping thresholds are nested objects on the project; the form
+// edits some of their fields and sends the rest back as they were.
 
 import { api, ApiError, errorMessage, fieldErrors } from "./api.js";
 import { $, $$, h, showMessage } from "./dom.js";
 
 const NUMBERS = { batch_size: parseInt, retrain_every: parseInt, overlap: parseInt, eval_fraction: parseFloat };
+const MIX_PART = /^([a-z][a-z0-9_]*)\s*:\s*([0-9]*\.?[0-9]+)$/i;
 
-export async function setupSettings(urls) {
+/** "margin:0.7, coreset:0.2" -> [{strategy, fraction}]; throws Error with a readable message. */
+export function parseMix(text) {
+  const parts = text.split(/[,;]/).map((part) => part.trim()).filter(Boolean);
+  return parts.map((part) => {
+    const match = MIX_PART.exec(part);
+    if (!match) throw new Error(`“${part}” is not strategy:fraction, e.g. margin:0.7`);
+    return { strategy: match[1], fraction: Number(match[2]) };
+  });
+}
+
+export function formatMix(mix) {
+  return (mix || []).map((part) => `${part.strategy}:${part.fraction}`).join(", ");
+}
+
+const clone = (value) => JSON.parse(JSON.stringify(value ?? {}));
+
+function familyName(family) {
+  const text = String(family || "other").replace(/[_-]+/g, " ");
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/** Options grouped by family, in the order the server lists them. */
+function strategyOptions(strategies) {
+  const groups = new Map();
+  for (const s of strategies) {
+    const family = familyName(s.family);
+    if (!groups.has(family)) groups.set(family, []);
+    groups.get(family).push(h("option", { value: s.key }, s.needs_model === false ? `${s.label} (no model needed)` : s.label));
+  }
+  return [...groups].map(([family, options]) => h("optgroup", { label: family }, options));
+}
+
+/** The slot for a server message such as "sampling.density.beta must be ...": the most
+ * specific field named at its start, else the slot of the whole setting. */
+function errorSlot(form, key, text) {
+  const head = (/^[\w.-]+/.exec(text) || [""])[0];
+  let parts = head ? head.split(".") : [];
+  if (parts[0] !== key) parts = [key, ...parts];
+  for (let n = parts.length; n >= 1; n -= 1) {
+    const slot = form.querySelector(`[data-error-for="${CSS.escape(parts.slice(0, n).join("."))}"]`);
+    if (slot) return slot;
+  }
+  return null;
+}
+
+export async function setupSettings(urls, strategiesPromise = api("/api/strategies/")) {
   const form = $("#settings-form");
   if (!form) return;
   const message = $("#settings-message");
   const strategy = $("#set-strategy");
+  const learner = $("#set-learner");
+  const field = (name) => form.elements[name];
+  let strategies = [];
+  let learners = [];
+  let project = {};
 
-  function fill(project) {
-    strategy.value = project.strategy;
-    for (const name of Object.keys(NUMBERS)) form.elements[name].value = project[name];
+  function describe() {
+    const chosen = strategies.find((s) => s.key === strategy.value);
+    $("#strategy-description").textContent = (chosen && chosen.description) || "";
+    $("#mix-field").hidden = strategy.value !== "mix";
+    const learnerInfo = learners.find((l) => l.key === learner.value);
+    $("#learner-description").textContent = (learnerInfo && learnerInfo.description) || "";
+    const density = field("density_measure").value !== "";
+    field("density_combine").disabled = !density;
+    field("density_beta").disabled = !density;
+  }
+
+  function ratioInputs(classes, ratios) {
+    $("#target-ratios").replaceChildren(
+      ...classes.map((cls) => {
+        const id = `set-ratio-${cls.id}`;
+        return h(
+          "div",
+          { class: "field" },
+          h("label", { for: id }, cls.name),
+          h("input", { id, type: "number", min: 0, max: 1, step: 0.05, dataset: { ratioKey: cls.key }, value: ratios[cls.key] ?? "" }),
+          h("div", { class: "field-error", "data-error-for": `sampling.target_ratios.${cls.key}` }),
+        );
+      }),
+    );
+  }
+
+  function fill(data) {
+    project = data;
+    strategy.value = data.strategy;
+    if (data.learner !== undefined) {
+      if (!learners.some((l) => l.key === data.learner)) learner.append(h("option", { value: data.learner }, data.learner));
+      learner.value = data.learner;
+    }
+    for (const name of Object.keys(NUMBERS)) field(name).value = data[name];
+    const sampling = data.sampling || {};
+    field("mix").value = formatMix(sampling.mix);
+    field("density_measure").value = sampling.density ? sampling.density.measure : "";
+    field("density_combine").value = (sampling.density && sampling.density.combine) || "multiplicative";
+    field("density_beta").value = sampling.density ? sampling.density.beta : 1;
+    field("committee_size").value = sampling.committee_size ?? "";
+    field("committee_mode").value = sampling.committee_mode || "bagging";
+    field("eer_candidates").value = sampling.eer_candidates ?? "";
+    field("exploration").value = sampling.exploration ?? "";
+    ratioInputs(data.classes || [], sampling.target_ratios || {});
+    const stopping = data.stopping || {};
+    field("target_accuracy").value = stopping.target?.accuracy ?? "";
+    field("plateau_epsilon").value = stopping.plateau?.epsilon ?? "";
+    field("plateau_rounds").value = stopping.plateau?.rounds ?? "";
+    field("budget_labels").value = stopping.budget?.labels ?? "";
+    field("stability_kappa").value = stopping.stability?.kappa ?? "";
+    field("overfitting_gap").value = stopping.overfitting?.gap ?? "";
+    field("drift_threshold").value = stopping.drift?.threshold ?? "";
+    // Settings the server does not have yet stay out of sight rather than half-working.
+    $("#sampling-fields").hidden = data.sampling === undefined;
+    $("#stopping-fields").hidden = data.stopping === undefined;
+    describe();
+  }
+
+  /** The number in an input, null when empty. */
+  function numberOf(name) {
+    const raw = field(name).value.trim();
+    return raw === "" ? null : Number(raw);
+  }
+
+  function samplingBody() {
+    const sampling = clone(project.sampling);
+    if (strategy.value === "mix") sampling.mix = field("mix").value.trim() ? parseMix(field("mix").value) : null;
+    const measure = field("density_measure").value;
+    sampling.density = measure ? { measure, combine: field("density_combine").value, beta: numberOf("density_beta") ?? 1 } : null;
+    for (const name of ["committee_size", "eer_candidates", "exploration"]) {
+      const value = numberOf(name);
+      if (value === null) delete sampling[name];
+      else sampling[name] = value;
+    }
+    sampling.committee_mode = field("committee_mode").value;
+    sampling.target_ratios = {};
+    for (const input of $$("[data-ratio-key]", form)) {
+      if (input.value.trim() !== "") sampling.target_ratios[input.dataset.ratioKey] = Number(input.value);
+    }
+    return sampling;
+  }
+
+  function stoppingBody() {
+    const stopping = clone(project.stopping);
+    const set = (section, key, value) => {
+      if (value === null) {
+        if (stopping[section]) delete stopping[section][key];
+        if (stopping[section] && !Object.keys(stopping[section]).length) delete stopping[section];
+      } else {
+        stopping[section] = { ...(stopping[section] || {}), [key]: value };
+      }
+    };
+    set("target", "accuracy", numberOf("target_accuracy"));
+    set("budget", "labels", numberOf("budget_labels"));
+    // A criterion with a threshold and a window is off when its threshold is empty.
+    const epsilon = numberOf("plateau_epsilon");
+    if (epsilon === null) delete stopping.plateau;
+    else stopping.plateau = { ...(stopping.plateau || {}), epsilon, rounds: numberOf("plateau_rounds") ?? stopping.plateau?.rounds ?? 3 };
+    const kappa = numberOf("stability_kappa");
+    if (kappa === null) delete stopping.stability;
+    else stopping.stability = { ...(stopping.stability || {}), kappa };
+    const gap = numberOf("overfitting_gap");
+    if (gap === null) delete stopping.overfitting;
+    else stopping.overfitting = { gap };
+    const threshold = numberOf("drift_threshold");
+    if (threshold === null) delete stopping.drift;
+    else stopping.drift = { threshold };
+    return stopping;
   }
 
   try {
-    const [strategies, project] = await Promise.all([api("/api/strategies/"), api(urls.project)]);
-    strategy.replaceChildren(
-      ...strategies.map((s) => h("option", { value: s.key }, s.needs_model ? s.label : `${s.label} (no model needed)`)),
-    );
-    fill(project);
+    const [strategyList, data] = await Promise.all([strategiesPromise, api(urls.project)]);
+    strategies = strategyList;
+    strategy.replaceChildren(...strategyOptions(strategies));
+    if (data.learner === undefined) {
+      $("#learner-field").hidden = true;
+    } else {
+      // A project kind is "text_classification"; learners are listed by "text" or "image".
+      const kind = String(data.kind || "text").split("_")[0];
+      learners = await api(`/api/learners/?kind=${encodeURIComponent(kind)}`).catch((error) => {
+        showMessage(message, `Could not load the learners: ${errorMessage(error)}`, "warn");
+        return [];
+      });
+      learner.replaceChildren(...learners.map((l) => h("option", { value: l.key }, l.label)));
+    }
+    fill(data);
   } catch (error) {
     showMessage(message, `Could not load the settings: ${errorMessage(error)}`, "error");
   }
+
+  strategy.addEventListener("change", describe);
+  learner.addEventListener("change", describe);
+  field("density_measure").addEventListener("change", describe);
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     $$("[data-error-for]", form).forEach((slot) => (slot.textContent = ""));
     const body = { strategy: strategy.value };
+    if (project.learner !== undefined && learner.value) body.learner = learner.value;
     for (const [name, parse] of Object.entries(NUMBERS)) {
-      const raw = form.elements[name].value.trim();
+      const raw = field(name).value.trim();
       const value = parse(raw);
       body[name] = raw === "" || Number.isNaN(value) ? raw : value;
     }
+    try {
+      if (project.sampling !== undefined) body.sampling = samplingBody();
+    } catch (error) {
+      form.querySelector('[data-error-for="sampling.mix"]').textContent = error.message;
+      showMessage(message, "Not saved: fix the marked fields.", "error");
+      field("mix").focus();
+      return;
+    }
+    if (project.stopping !== undefined) body.stopping = stoppingBody();
     try {
       fill(await api(urls.project, { method: "PATCH", body }));
       showMessage(message, "Settings saved. They apply from the next round.", "ok");
@@ -42,7 +224,7 @@ export async function setupSettings(urls) {
       const fields = error instanceof ApiError ? fieldErrors(error.body) : {};
       let shown = false;
       for (const [name, text] of Object.entries(fields)) {
-        const slot = form.querySelector(`[data-error-for="${name}"]`);
+        const slot = errorSlot(form, name, text);
         if (slot) {
           slot.textContent = text;
           shown = true;
