@@ -9,7 +9,7 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from . import engine
-from .config import strategy_params, validate_sampling
+from .config import strategy_params, target_ratios_by_id, validate_sampling
 from .datasets import Dataset
 from .learners import LEARNERS, build_features, learner_choices
 
@@ -87,7 +87,10 @@ def simulate(dataset: Dataset, config: SimulationConfig, progress: ProgressFn | 
         split = _split(y, config.test_fraction, seed)
         full.append(_full_accuracy(features, y, split, config.learner, seed))
     for position, (name, (key, extra)) in enumerate(specs.items()):
-        sampling = validate_sampling({**config.sampling, **extra}, key)
+        if key == "class_balanced" and not config.sampling.get("target_ratios"):
+            # No ratios given (the command has no option for them): an even split.
+            extra = {**extra, "target_ratios": dict.fromkeys(names, 1.0 / len(names))}
+        sampling = validate_sampling({**config.sampling, **extra}, key, names)
         runs = []
         for seed in range(config.seeds):
             runs.append(_one_run(features, y, _split(y, config.test_fraction, seed), key, sampling, config, seed, class_names))
@@ -144,6 +147,7 @@ def _one_run(features: Features, y, split, key: str, sampling: dict, config: Sim
         problem = engine.Problem(
             train_X=features.matrix[train], train_y=y[train], pool_X=features.matrix[unlabeled],
             eval_X=features.matrix[test], eval_y=y[test], embeddings=embeddings if dense else None,
+            target_ratios=target_ratios_by_id(sampling, {name: index for index, name in class_names.items()}),
         )
         started = time.perf_counter()
         outcome = engine.run_round(problem, settings, class_names=class_names)

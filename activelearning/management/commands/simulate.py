@@ -71,5 +71,7 @@ class Command(BaseCommand):
         if options["plot"]:
             plot_curves(result, str(options["plot"]))
             self.stderr.write(f"Wrote {options['plot']}")
+        level = 0.95 * result["full_accuracy"]
         for name, labels in result["labels_to_95pct"].items():
-            self.stderr.write(f"{name}: 95% of full-data accuracy ({result['full_accuracy']:.3f}) at {labels} labels")
+            reached = f"at {labels} labels" if labels is not None else "not reached within the budget"
+            self.stderr.write(f"{name}: 95% of full-data accuracy ({level:.3f}) {reached}")
