@@ -158,3 +158,46 @@ DEFAULT_STOPPING: dict[str, Any] = {**stopping.DEFAULT_STOPPING, "drift": {"thre
 
 def default_stopping() -> dict:
     return {key: dict(value) for key, value in DEFAULT_STOPPING.items()}
+
+
+# Which learners a project of each kind can use, and the one it starts with.
+DEFAULT_LEARNER = {
+    "text_classification": "tfidf_logreg",
+    "image_classification": "image_cnn",
+    "detection": "yolo_detect",
+    "segmentation": "yolo_segment",
+}
+
+
+def _detector_keys(task: str) -> list[str]:
+    from . import learners
+
+    detectors = getattr(learners, "DETECTORS", {})
+    return [key for key, spec in detectors.items() if getattr(spec, "task", None) == task]
+
+
+def learners_for(project_kind: str) -> list[str]:
+    from .learners import LEARNERS
+
+    if project_kind == "text_classification":
+        return [key for key, spec in LEARNERS.items() if spec.kind == "text"]
+    if project_kind == "image_classification":
+        return [key for key, spec in LEARNERS.items() if spec.kind == "image"]
+    return _detector_keys("detect" if project_kind == "detection" else "segment")
+
+
+def learner_fits(learner: str, project_kind: str) -> bool:
+    return learner in learners_for(project_kind)
+
+
+def default_learner_for(project_kind: str) -> str:
+    return DEFAULT_LEARNER.get(project_kind, "tfidf_logreg")
+
+
+def all_learner_choices() -> list[tuple[str, str]]:
+    from . import learners
+
+    choices = list(learners.learner_choices())
+    for key, spec in getattr(learners, "DETECTORS", {}).items():
+        choices.append((key, getattr(spec, "label", key)))
+    return choices

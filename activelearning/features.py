@@ -2,7 +2,8 @@
 
 TF-IDF is refitted only when items are added or removed; its 64-dimensional SVD serves
 as the dense embedding of density and diversity strategies for the TF-IDF learner;
-sentence embeddings are computed once per item and kept, so a round never re-embeds.
+sentence embeddings are computed once per item and kept, so a round never re-embeds;
+images are decoded and shrunk to 32x32 once per pool.
 """
 import threading
 from pathlib import Path
@@ -98,6 +99,41 @@ def sentence_embeddings(project: Project) -> tuple[np.ndarray, np.ndarray]:
         return ids[keep], vectors[keep]
 
 
+IMAGE_SIDE = 32
+_pixels_lock = threading.Lock()
+
+
+def _thumbnail(item_media) -> np.ndarray:
+    from PIL import Image
+
+    with item_media.open("rb") as handle, Image.open(handle) as image:
+        small = image.convert("RGB").resize((IMAGE_SIDE, IMAGE_SIDE))
+        return np.asarray(small, dtype=np.uint8)
+
+
+def image_pixels(project: Project) -> tuple[np.ndarray, np.ndarray]:
+    """(item ids, (n, 32, 32, 3) float32 in [0, 1]) for the image items, each image
+    decoded and shrunk once; kept per pool signature like the TF-IDF matrix."""
+    signature = _signature(project)
+    path = _project_dir(project) / "pixels.npz"
+    with _pixels_lock:
+        if path.exists():
+            stored = np.load(path)
+            if str(stored["signature"]) == signature:
+                return stored["ids"], stored["pixels"].astype(np.float32) / 255.0
+        ids, pixels = [], []
+        items = Item.objects.filter(project=project).exclude(media="").order_by("pk")
+        for item in items.iterator(chunk_size=500):
+            ids.append(item.pk)
+            pixels.append(_thumbnail(item.media))
+        ids_array = np.asarray(ids, dtype=np.int64)
+        stacked = np.stack(pixels) if pixels else np.empty((0, IMAGE_SIDE, IMAGE_SIDE, 3), dtype=np.uint8)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, signature=signature, ids=ids_array, pixels=stacked)
+        tmp.replace(path)
+        return ids_array, stacked.astype(np.float32) / 255.0
+
+
 class ProjectMatrix:
     """The learner's feature rows for a project's items, addressable by item id."""
 
@@ -110,8 +146,11 @@ class ProjectMatrix:
         elif self.features_kind == "tfidf":
             self._tfidf = project_features(project)
             self.item_ids, self.matrix = self._tfidf.item_ids, self._tfidf.matrix
+        elif self.features_kind == "pixels":
+            self.item_ids, self.matrix = image_pixels(project)
+            self._tfidf = None
         else:
-            raise ValueError(f"the learner {learner!r} does not apply to text projects")
+            raise ValueError(f"the learner {learner!r} does not apply to this project")
 
     def rows_for(self, item_ids) -> np.ndarray:
         return np.searchsorted(self.item_ids, np.asarray(item_ids, dtype=np.int64))
@@ -120,4 +159,6 @@ class ProjectMatrix:
         """Dense vectors for density and diversity strategies, rows as `item_ids`."""
         if self.features_kind == "sentence_embedding":
             return self.matrix
+        if self.features_kind == "pixels":
+            return self.matrix.reshape(len(self.matrix), -1)
         return tfidf_embeddings(self.project, self._tfidf)

@@ -141,3 +141,15 @@ class StreamDecision(models.Model):
     class Meta:
         ordering = ["-id"]
         indexes = [models.Index(fields=["project", "-id"], name="stream_recent")]
+
+
+class Prediction(models.Model):
+    """The latest model's regions for an image item: shown to annotators as suggestions
+    and read by detection strategies. One row per item, replaced by each round."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="predictions")
+    item = models.OneToOneField(Item, on_delete=models.CASCADE, related_name="prediction")
+    model_version = models.PositiveIntegerField()
+    regions = models.JSONField(default=list, help_text="[{label, kind, geometry, confidence}], normalised.")
+    score = models.FloatField(null=True, blank=True, help_text="Informativeness under the round's strategy.")
+    created_at = models.DateTimeField(auto_now=True)

@@ -239,8 +239,8 @@ class AnnotationList(APIView):
         data.is_valid(raise_exception=True)
         values = data.validated_data
         annotation, created = services.submit_annotation(
-            request.user, project, values["item"], values["label"],
-            client_id=values.get("client_id"), duration_ms=values.get("duration_ms"),
+            request.user, project, values["item"], values.get("label") or None,
+            client_id=values.get("client_id"), duration_ms=values.get("duration_ms"), regions=values.get("regions"),
         )
         return Response(AnnotationSerializer(annotation).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
@@ -301,7 +301,8 @@ class ImportItems(APIView):
 class ExportLabels(APIView):
     @extend_schema(
         parameters=[
-            OpenApiParameter("export_format", enum=list(EXPORT_FORMATS), default="csv"),
+            OpenApiParameter("export_format", enum=[*EXPORT_FORMATS, "coco", "yolo", "voc"], default="csv",
+                             description="coco, yolo and voc for detection and segmentation projects."),
             OpenApiParameter("all", bool, description="Include unlabeled items."),
         ],
         responses={(200, "text/csv"): str},
@@ -310,6 +311,10 @@ class ExportLabels(APIView):
         """The final label per item, streamed."""
         project, _ = access_project(request.user, project_id, REVIEWER)
         fmt = request.query_params.get("export_format", "csv")
+        if project.has_regions and fmt in ("coco", "yolo", "voc"):
+            from .api_media import vision_export_response
+
+            return vision_export_response(project, fmt)
         if fmt not in EXPORT_FORMATS:
             raise ValidationError({"export_format": f"Use one of {', '.join(EXPORT_FORMATS)}."})
         include_all = request.query_params.get("all") in {"1", "true", "yes"}

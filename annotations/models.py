@@ -47,6 +47,17 @@ class LabelClass(models.Model):
 class Project(models.Model):
     class Kind(models.TextChoices):
         TEXT_CLASSIFICATION = "text_classification", "Text classification"
+        IMAGE_CLASSIFICATION = "image_classification", "Image classification"
+        DETECTION = "detection", "Object detection (boxes)"
+        SEGMENTATION = "segmentation", "Instance segmentation (polygons and masks)"
+
+    @property
+    def is_image(self) -> bool:
+        return self.kind != self.Kind.TEXT_CLASSIFICATION
+
+    @property
+    def has_regions(self) -> bool:
+        return self.kind in (self.Kind.DETECTION, self.Kind.SEGMENTATION)
 
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True, default="")
@@ -105,6 +116,30 @@ class Membership(models.Model):
         constraints = [models.UniqueConstraint(fields=["project", "user"], name="unique_membership")]
 
 
+def item_media_path(item: "Item", filename: str) -> str:
+    return f"projects/{item.project_id}/items/{filename}"
+
+
+def video_media_path(video: "Video", filename: str) -> str:
+    return f"projects/{video.project_id}/videos/{filename}"
+
+
+class Video(models.Model):
+    """An uploaded video; its frames become items that keep their place in it."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="videos")
+    name = models.CharField(max_length=255)
+    file = models.FileField(upload_to=video_media_path, max_length=500)
+    fps = models.FloatField(default=0)
+    frame_count = models.PositiveIntegerField(default=0)
+    width = models.PositiveIntegerField(default=0)
+    height = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+
 class Item(models.Model):
     """One unit to label. `assigned_count` counts live claims and answers, so the
     overlap limit is one conditional UPDATE away, on SQLite as on PostgreSQL."""
@@ -118,7 +153,12 @@ class Item(models.Model):
         LABELED = "labeled", "Labeled"
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items")
-    text = models.TextField()
+    text = models.TextField(blank=True, default="")
+    media = models.FileField(upload_to=item_media_path, max_length=500, blank=True, default="")
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    video = models.ForeignKey(Video, null=True, blank=True, on_delete=models.CASCADE, related_name="frames")
+    frame_index = models.PositiveIntegerField(null=True, blank=True)
     external_id = models.CharField(max_length=200, blank=True, default="")
     split = models.CharField(max_length=8, choices=Split.choices, default=Split.POOL)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.UNLABELED)
@@ -180,7 +220,10 @@ class Annotation(models.Model):
     assignment = models.OneToOneField(
         Assignment, null=True, blank=True, on_delete=models.SET_NULL, related_name="annotation"
     )
-    label_class = models.ForeignKey(LabelClass, on_delete=models.PROTECT, related_name="annotations")
+    label_class = models.ForeignKey(
+        LabelClass, null=True, blank=True, on_delete=models.PROTECT, related_name="annotations",
+        help_text="The class of a classification; empty when the answer is a set of regions.",
+    )
     source = models.CharField(max_length=8, choices=Source.choices, default=Source.HUMAN)
     client_id = models.UUIDField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
@@ -196,3 +239,24 @@ class Annotation(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["project", "created_at"], name="annotation_recent")]
+
+
+class Region(models.Model):
+    """One shape of an answer: a box, polygon or mask, normalised to the image.
+    `geometry` is {"box": [x, y, w, h], "polygons": [[x1, y1, ...]], "rle": {...}}."""
+
+    class Kind(models.TextChoices):
+        BOX = "box", "Box"
+        POLYGON = "polygon", "Polygon"
+        MASK = "mask", "Mask"
+
+    annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE, related_name="regions")
+    label_class = models.ForeignKey(LabelClass, on_delete=models.PROTECT, related_name="regions")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    geometry = models.JSONField()
+    from_model = models.BooleanField(default=False, help_text="Accepted (maybe adjusted) from the model's suggestion.")
+    model_confidence = models.FloatField(null=True, blank=True)
+    order = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["annotation", "order", "id"]

@@ -2,8 +2,7 @@
 from django.contrib.auth.models import User
 from rest_framework import serializers
 
-from activelearning.config import ConfigError, validate_sampling
-from activelearning.learners import learner_choices
+from activelearning.config import ConfigError, all_learner_choices, validate_sampling
 from activelearning.stopping import validate_stopping_config
 from activelearning.strategies import strategy_choices
 
@@ -40,7 +39,7 @@ class LabelClassSerializer(serializers.ModelSerializer):
 
 class ProjectSerializer(serializers.ModelSerializer):
     strategy = serializers.ChoiceField(choices=strategy_choices(), required=False)
-    learner = serializers.ChoiceField(choices=learner_choices("text"), required=False)
+    learner = serializers.ChoiceField(choices=all_learner_choices(), required=False)
     sampling = serializers.JSONField(required=False, help_text="Strategy parameters; see the README's sampling table.")
     stopping = serializers.JSONField(required=False, help_text="Stopping criteria; absent criteria are off.")
     classes = serializers.SerializerMethodField()
@@ -61,7 +60,22 @@ class ProjectSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError(str(exc)) from exc
 
     def validate(self, attrs):
-        """Sampling settings depend on the strategy and the classes, so they are checked together."""
+        """Sampling settings depend on the strategy and the classes, and the learner on
+        the project's kind, so they are checked together."""
+        from activelearning.config import default_learner_for, learner_fits
+
+        kind = attrs.get("kind", self.instance.kind if self.instance else Project.Kind.TEXT_CLASSIFICATION)
+        if self.instance is not None and "kind" in attrs and attrs["kind"] != self.instance.kind \
+                and self.instance.items.exists():
+            raise serializers.ValidationError({"kind": ["The kind cannot change once the project has items."]})
+        if "learner" in attrs or "kind" in attrs:
+            learner = attrs.get("learner") or (self.instance.learner if self.instance and "kind" not in attrs else None)
+            if learner is None or not learner_fits(learner, kind):
+                if "learner" in attrs:
+                    raise serializers.ValidationError(
+                        {"learner": [f"The learner {attrs['learner']!r} does not fit a {kind} project."]}
+                    )
+                attrs["learner"] = default_learner_for(kind)
         if "sampling" in attrs or "strategy" in attrs:
             instance = self.instance
             strategy = attrs.get("strategy", instance.strategy if instance else "least_confidence")
@@ -106,10 +120,33 @@ class TaskSerializer(serializers.ModelSerializer):
     text = serializers.CharField(source="item.text")
     split = serializers.CharField(source="item.split")
     hint = serializers.SerializerMethodField()
+    image = serializers.SerializerMethodField()
 
     class Meta:
         model = Assignment
-        fields = ["id", "item", "text", "split", "status", "expires_at", "model_version", "rank", "hint"]
+        fields = [
+            "id", "item", "text", "split", "status", "expires_at", "model_version", "rank", "hint", "image", "suggestions",
+        ]
+
+    suggestions = serializers.SerializerMethodField()
+
+    def get_suggestions(self, assignment) -> dict | None:
+        """The latest model's regions for this image, to accept, adjust or delete."""
+        prediction = getattr(assignment.item, "prediction", None) if assignment.item.media else None
+        if prediction is None:
+            return None
+        return {"model_version": prediction.model_version, "regions": prediction.regions}
+
+    def get_image(self, assignment) -> dict | None:
+        """Where the page loads the picture from, its size, and its place in a video."""
+        item = assignment.item
+        if not item.media:
+            return None
+        return {
+            "url": f"/api/projects/{item.project_id}/items/{item.pk}/media/",
+            "width": item.width, "height": item.height,
+            "video": item.video_id, "frame_index": item.frame_index,
+        }
 
     def get_hint(self, assignment) -> dict | None:
         if assignment.hint_class_id is None:
@@ -131,7 +168,12 @@ class ClaimSerializer(serializers.Serializer):
 
 class SubmitSerializer(serializers.Serializer):
     item = serializers.IntegerField()
-    label = serializers.CharField(max_length=64, help_text="The class key.")
+    label = serializers.CharField(max_length=64, required=False, allow_blank=True,
+                                  help_text="The class key (classification projects).")
+    regions = serializers.ListField(
+        child=serializers.DictField(), required=False, max_length=5000,
+        help_text="Detection and segmentation: [{label, kind: box|polygon|mask, geometry, from_model?, model_confidence?}].",
+    )
     client_id = serializers.UUIDField(required=False, help_text="Generated by the client; a retry with it is stored once.")
     duration_ms = serializers.IntegerField(min_value=0, max_value=86_400_000, required=False)
 
@@ -139,11 +181,17 @@ class SubmitSerializer(serializers.Serializer):
 class AnnotationSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     item = serializers.IntegerField(source="item_id")
-    label = serializers.CharField(source="label_class.key")
+    label = serializers.CharField(source="label_class.key", default=None)
+    regions = serializers.SerializerMethodField()
     annotator = serializers.CharField(source="annotator.username", default=None)
     source = serializers.CharField()
     client_id = serializers.UUIDField(allow_null=True)
     created_at = serializers.DateTimeField()
+
+    def get_regions(self, annotation) -> list[dict]:
+        from .regions import region_payload
+
+        return [region_payload(region) for region in annotation.regions.select_related("label_class")]
 
 
 class ImportSerializer(serializers.Serializer):

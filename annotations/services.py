@@ -181,12 +181,16 @@ def submit_annotation(
     user: User,
     project: Project,
     item_id: int,
-    label_key: str,
+    label_key: str | None,
     client_id: uuid.UUID | None = None,
     duration_ms: int | None = None,
+    regions: list[dict] | None = None,
 ) -> tuple[Annotation, bool]:
-    """Store one answer. A repeat with the same client id returns the stored answer
-    (created=False); an item that is not the user's is refused."""
+    """Store one answer: a class, or (detection and segmentation) a list of regions.
+    A repeat with the same client id returns the stored answer (created=False); an
+    item that is not the user's is refused; bad geometry is refused whole."""
+    from .regions import create_regions, validate_regions
+
     if client_id is not None:
         existing = Annotation.objects.filter(annotator=user, client_id=client_id).first()
         if existing is not None:
@@ -194,7 +198,14 @@ def submit_annotation(
     item = Item.objects.filter(pk=item_id, project=project).first()
     if item is None:
         raise ItemGone("This item no longer exists (it was deleted); ask for the next task.", item=item_id)
-    label = resolve_class(project, label_key)
+    if project.has_regions:
+        if regions is None:
+            raise InvalidInput("This project labels regions: send `regions` (an empty list when the image shows none).")
+        label, clean_regions = None, validate_regions(project, item, regions)
+    else:
+        if not label_key:
+            raise InvalidInput("Send `label`: the key of the class you chose.")
+        label, clean_regions = resolve_class(project, label_key), []
     try:
         with transaction.atomic():
             assignment = _take_assignment_for_submit(user, project, item)
@@ -207,6 +218,7 @@ def submit_annotation(
                 client_id=client_id,
                 duration_ms=duration_ms,
             )
+            create_regions(annotation, clean_regions)
             _settle_item(item, project)
             _count_label_for_training(project)
     except IntegrityError:

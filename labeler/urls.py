@@ -3,7 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from activelearning import api as al_api
-from annotations import api
+from annotations import api, api_media
 
 project = "api/projects/<int:project_id>/"
 
@@ -17,6 +17,11 @@ api_patterns = [
     path(project + "items/", api.ItemList.as_view(), name="api-items"),
     path(project + "items/<int:item_id>/", api.ItemDetail.as_view(), name="api-item"),
     path(project + "import/", api.ImportItems.as_view(), name="api-import"),
+    path(project + "images/", api_media.ImportImages.as_view(), name="api-images"),
+    path(project + "labels/import/", api_media.ImportLabels.as_view(), name="api-import-labels"),
+    path(project + "videos/", api_media.ImportVideo.as_view(), name="api-videos"),
+    path(project + "videos/<int:video_id>/frames/", api_media.VideoFrames.as_view(), name="api-video-frames"),
+    path(project + "items/<int:item_id>/media/", api_media.ItemMedia.as_view(), name="api-item-media"),
     path(project + "export/", api.ExportLabels.as_view(), name="api-export"),
     path(project + "tasks/claim/", api.ClaimTasks.as_view(), name="api-claim"),
     path(project + "tasks/<int:assignment_id>/skip/", api.SkipTask.as_view(), name="api-skip"),

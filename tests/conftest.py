@@ -35,6 +35,7 @@ def _models_in_tmp(tmp_path, settings, monkeypatch):
     from activelearning.learners import FeatureCache
 
     settings.MODEL_DIR = tmp_path / "models"
+    settings.MEDIA_ROOT = tmp_path / "media"
     monkeypatch.setattr(features, "FEATURES", FeatureCache(tmp_path / "models"))
 
 
