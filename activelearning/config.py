@@ -201,3 +201,13 @@ def all_learner_choices() -> list[tuple[str, str]]:
     for key, spec in getattr(learners, "DETECTORS", {}).items():
         choices.append((key, getattr(spec, "label", key)))
     return choices
+
+
+def strategy_fits(strategy: str, project_kind: str) -> bool:
+    """Detection strategies read detections, the others class probabilities or vectors."""
+    if strategy not in STRATEGIES:
+        return False
+    detection = STRATEGIES[strategy].family == "detection"
+    if project_kind in ("detection", "segmentation"):
+        return detection or strategy in ("random", "coreset", "class_balanced")
+    return not detection

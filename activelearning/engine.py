@@ -21,6 +21,7 @@ from .strategies import (
     EMBEDDINGS,
     GRADIENTS,
     LABELED_EMBEDDINGS,
+    PROBA,
     RETRAIN,
     STRATEGIES,
     PoolInputs,
@@ -173,6 +174,13 @@ def pool_inputs(strategy_key: str, params: dict, model, factory, problem: Proble
     fields: dict[str, Any] = {"n": n_rows(problem.pool_X), "proba": proba, "target_ratios": problem.target_ratios}
     if model is not None:
         fields["classes"] = np.asarray(model.classes_)
+        if problem.target_ratios:
+            # A class nobody has labeled yet (often the rare one the ratios aim at) is not
+            # among the model's classes; no item can be predicted as it, so its share goes
+            # to the others (an even split when none of them has a share).
+            known = {str(c) for c in fields["classes"].tolist()}
+            ratios = {c: r for c, r in problem.target_ratios.items() if str(c) in known}
+            fields["target_ratios"] = ratios if sum(ratios.values()) > 0 else None
     if COMMITTEE in needs and model is not None:
         committee = Committee(
             factory, size=settings.sampling.get("committee_size", 5),
@@ -218,6 +226,8 @@ def run_round(problem: Problem, settings: Settings, *, class_names: dict | None 
     spec = LEARNERS[settings.learner]
     rng = np.random.default_rng(settings.seed)
     strategy = STRATEGIES[settings.strategy]
+    # What this configuration reads (a mix of coreset and random needs no model).
+    needs_model = bool(required_inputs(strategy, settings.params) & {PROBA, COMMITTEE, GRADIENTS, RETRAIN})
     note = ""
 
     started = time.perf_counter()
@@ -226,7 +236,7 @@ def run_round(problem: Problem, settings: Settings, *, class_names: dict | None 
         if progress:
             progress("fitting", 0, 0)
         model = spec.factory(settings.seed).fit(problem.train_X, problem.train_y)
-    elif strategy.needs_model or (settings.params.get("parts") and settings.strategy == "mix"):
+    elif needs_model:
         note = "Fewer than two classes labeled yet: this batch is random."
     timings["fit_s"] = time.perf_counter() - started
 
@@ -235,7 +245,7 @@ def run_round(problem: Problem, settings: Settings, *, class_names: dict | None 
     timings["score_s"] = time.perf_counter() - started
 
     used, params = settings.strategy, dict(settings.params)
-    if model is None and (strategy.needs_model or settings.strategy == "mix"):
+    if model is None and needs_model:
         used, params = "random", {}
     if progress:
         progress("selecting", 0, 0)

@@ -94,7 +94,7 @@ def run_simulation(simulation_id: int) -> None:
             strategies=run.config["strategies"], learner=project.learner, initial=run.config.get("initial", 20),
             batch=run.config.get("batch", 10), budget=run.config.get("budget", 200), seeds=run.config.get("seeds", 3),
             test_fraction=run.config.get("test_fraction", 0.3),
-            sampling={key: value for key, value in (project.sampling or {}).items() if key not in ("mix", "target_ratios")},
+            sampling={key: value for key, value in (project.sampling or {}).items() if key != "mix"},
         )
         budget_cap = int(len(rows) * (1 - config.test_fraction)) - config.initial
         config.budget = max(1, min(config.budget, budget_cap))

@@ -2,7 +2,7 @@
 from django.contrib.auth.models import User
 from rest_framework import serializers
 
-from activelearning.config import ConfigError, all_learner_choices, validate_sampling
+from activelearning.config import ConfigError, all_learner_choices, strategy_fits, validate_sampling
 from activelearning.stopping import validate_stopping_config
 from activelearning.strategies import strategy_choices
 
@@ -76,6 +76,10 @@ class ProjectSerializer(serializers.ModelSerializer):
                         {"learner": [f"The learner {attrs['learner']!r} does not fit a {kind} project."]}
                     )
                 attrs["learner"] = default_learner_for(kind)
+        if "strategy" in attrs and not strategy_fits(attrs["strategy"], kind):
+            raise serializers.ValidationError(
+                {"strategy": [f"The strategy {attrs['strategy']!r} does not apply to a {kind} project."]}
+            )
         if "sampling" in attrs or "strategy" in attrs:
             instance = self.instance
             strategy = attrs.get("strategy", instance.strategy if instance else "least_confidence")
