@@ -44,7 +44,9 @@ def project_detail(request, project_id: int):
 
 @login_required
 def workspace(request, project_id: int):
-    return _page(request, project_id, Membership.Role.ANNOTATOR, "frontend/workspace.html")
+    project = Project.objects.filter(pk=project_id).only("kind").first()
+    template = "frontend/image_workspace.html" if project and project.is_image else "frontend/workspace.html"
+    return _page(request, project_id, Membership.Role.ANNOTATOR, template)
 
 
 @login_required
