@@ -211,3 +211,41 @@ def strategy_fits(strategy: str, project_kind: str) -> bool:
     if project_kind in ("detection", "segmentation"):
         return detection or strategy in ("random", "coreset", "class_balanced")
     return not detection
+
+
+DEVICES = ("cpu", "cuda")
+MODEL_SIZES = ("n", "s", "m", "l", "x")
+DEFAULT_TRAINING: dict[str, Any] = {
+    "model_size": "n", "epochs": 10, "imgsz": 320, "batch": 16, "device": "cpu", "weights": "",
+    "min_labeled": 8, "quality_bar": 0.05,
+}
+
+
+def default_training() -> dict:
+    return dict(DEFAULT_TRAINING)
+
+
+def validate_training(data: Any) -> dict:
+    """Detector training settings: model size, epochs, image size, batch, device, the
+    admin-uploaded weights file, and when the model's uncertainty starts to steer."""
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise ConfigError("training must be an object")
+    unknown = set(data) - set(DEFAULT_TRAINING)
+    if unknown:
+        raise ConfigError(f"training has unknown settings: {', '.join(sorted(unknown))}")
+    merged = {**DEFAULT_TRAINING, **data}
+    weights = merged["weights"]
+    if not isinstance(weights, str) or (weights and not weights.endswith(".pt")):
+        raise ConfigError("training.weights must be the name of an uploaded .pt file, or empty to train from the model yaml")
+    return {
+        "model_size": _choice(merged["model_size"], "training.model_size", MODEL_SIZES),
+        "epochs": _number(merged["epochs"], "training.epochs", 1, 1000, integer=True),
+        "imgsz": _number(merged["imgsz"], "training.imgsz", 32, 2048, integer=True),
+        "batch": _number(merged["batch"], "training.batch", 1, 256, integer=True),
+        "device": _choice(merged["device"], "training.device", DEVICES),
+        "weights": weights,
+        "min_labeled": _number(merged["min_labeled"], "training.min_labeled", 2, 100000, integer=True),
+        "quality_bar": _number(merged["quality_bar"], "training.quality_bar", 0.0, 1.0),
+    }

@@ -4,7 +4,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.db.models import Q
 
-from activelearning.config import default_sampling, default_stopping
+from activelearning.config import default_sampling, default_stopping, default_training
 from activelearning.strategies import strategy_choices
 
 HEX_COLOUR = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a colour like #1f77b4.")
@@ -85,6 +85,10 @@ class Project(models.Model):
     stopping = models.JSONField(
         default=default_stopping, blank=True,
         help_text="Stopping criteria evaluated each round: target metrics, plateau, budget, stability, overfitting, drift.",
+    )
+    training = models.JSONField(
+        default=default_training, blank=True,
+        help_text="Detector training: model size, epochs, image size, batch, device, uploaded weights.",
     )
     eval_fraction = models.FloatField(
         default=0.0, validators=[MinValueValidator(0.0), MaxValueValidator(0.5)],

@@ -2,7 +2,13 @@
 from django.contrib.auth.models import User
 from rest_framework import serializers
 
-from activelearning.config import ConfigError, all_learner_choices, strategy_fits, validate_sampling
+from activelearning.config import (
+    ConfigError,
+    all_learner_choices,
+    strategy_fits,
+    validate_sampling,
+    validate_training,
+)
 from activelearning.stopping import validate_stopping_config
 from activelearning.strategies import strategy_choices
 
@@ -49,9 +55,17 @@ class ProjectSerializer(serializers.ModelSerializer):
         model = Project
         fields = [
             "id", "name", "description", "kind", "ontology", "overlap", "retrain_every", "batch_size",
-            "strategy", "learner", "sampling", "stopping", "eval_fraction", "created_at", "classes", "role",
+            "strategy", "learner", "sampling", "stopping", "training", "eval_fraction", "created_at", "classes", "role",
         ]
         read_only_fields = ["ontology", "created_at"]
+
+    training = serializers.JSONField(required=False, help_text="Detector training settings (image projects).")
+
+    def validate_training(self, value):
+        try:
+            return validate_training(value)
+        except ConfigError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
 
     def validate_stopping(self, value):
         try:
