@@ -17,6 +17,7 @@ from .image import (
     make_image_embedding_classifier,
 )
 from .text import FeatureCache, TextFeatures, build_features, feature_sq_norms, make_classifier, pool_signature
+from .yolo import DEFAULT_MODELS, DetectorSpec, YoloLearner, configure_offline
 
 KINDS = ("text", "image")
 FEATURE_TYPES = ("tfidf", "sentence_embedding", "pixels")
@@ -67,14 +68,37 @@ LEARNERS: dict[str, LearnerSpec] = {
 }
 
 
+# Detectors have their own registry: a YoloLearner trains on a YOLO data.yaml (images
+# and box or polygon files on disk), not on an X, y pair from a factory's sklearn-style
+# estimator, and predicts objects per image rather than class probabilities, so it fits
+# neither LearnerSpec's kinds and features nor the engine's fit/predict_proba round.
+DETECTORS: dict[str, DetectorSpec] = {
+    spec.key: spec
+    for spec in (
+        DetectorSpec(
+            "yolo_detect", "YOLO object detection", "detect", DEFAULT_MODELS["detect"],
+            "The smallest YOLO detector, trained from scratch (or from an uploaded .pt) on the labeled boxes; "
+            "offline, CPU or GPU.",
+        ),
+        DetectorSpec(
+            "yolo_segment", "YOLO instance segmentation", "segment", DEFAULT_MODELS["segment"],
+            "The smallest YOLO segmenter, trained on the labeled polygons; predicts boxes, outlines and a mask "
+            "quality per object.",
+        ),
+    )
+}
+
+
 def learner_choices(kind: str | None = None) -> list[tuple[str, str]]:
     """(key, label) pairs, optionally only those for "text" or "image" projects."""
     return [(spec.key, spec.label) for spec in LEARNERS.values() if kind in (None, "", spec.kind)]
 
 
 __all__ = [
+    "DETECTORS",
     "LEARNERS",
     "Committee",
+    "DetectorSpec",
     "EmbeddingLogReg",
     "FeatureCache",
     "ImageEmbeddingClassifier",
@@ -82,7 +106,9 @@ __all__ = [
     "SentenceEmbedder",
     "SmallCNNClassifier",
     "TextFeatures",
+    "YoloLearner",
     "build_features",
+    "configure_offline",
     "embed_texts",
     "feature_sq_norms",
     "learner_choices",

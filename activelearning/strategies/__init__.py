@@ -13,6 +13,7 @@ import numpy as np
 from .balance import class_balanced, resolve_ratios
 from .base import (
     COMMITTEE,
+    DETECTIONS,
     EMBEDDINGS,
     GRADIENTS,
     INPUT_NAMES,
@@ -24,6 +25,19 @@ from .base import (
     Strategy,
 )
 from .committee import consensus_entropy, kl_to_consensus, max_disagreement, vote_entropy
+from .detection import (
+    DEFAULT_MIN_CONFIDENCE,
+    DetectionScoredSelect,
+    class_balanced_detections,
+    class_balanced_needs,
+    count_weighted,
+    detection_entropy,
+    detections_from_predictions,
+    least_confident_object,
+    mask_uncertainty,
+    mean_confidence,
+    on_detections,
+)
 from .diversity import UNCERTAINTY, cluster_uncertainty, k_center_greedy
 from .error_reduction import expected_error_reduction
 from .mix import DEFAULT_MIX, MixPart, make_mix, mix_needs, parse_mix, select_registered_mix
@@ -35,7 +49,7 @@ from .uncertainty import entropy, least_confidence, margin, ratio
 from .validation import StrategyInputError, check_choice
 
 FAMILIES = ("uncertainty", "committee", "model change", "error reduction", "density", "diversity", "balance",
-            "mix", "baseline")
+            "mix", "baseline", "detection")
 
 
 def _scored(key: str, label: str, family: str, needs: set[str], score_fn, description: str,
@@ -170,6 +184,38 @@ _register(
              "Batch split over predicted classes by target ratios, best by margin within each.",
              {"base": "margin", "density": None, "target_ratios": None}, _class_balanced_needs),
 )
+_DETECTION_DEFAULTS = {"min_confidence": DEFAULT_MIN_CONFIDENCE, "empty": "most"}
+
+
+def _detection(key: str, label: str, scorer, description: str, **defaults: Any) -> Strategy:
+    """A detection scorer as a strategy: objects below `min_confidence` are ignored,
+    `empty` ("most" or "least") ranks images where nothing is left."""
+    defaults = {**_DETECTION_DEFAULTS, **defaults}
+    select = DetectionScoredSelect(key, frozenset({DETECTIONS}), on_detections(scorer), defaults)
+    params = {**defaults, "density": None}
+    return Strategy(key, label, "detection", select.needs_for(params), select, description, params, select.needs_for)
+
+
+_register(  # detection and segmentation models: scores over each image's detected objects
+    _detection("det_least_confident", "Least confident object", least_confident_object,
+               "1 - confidence of the image's least confident object (objects above min_confidence)."),
+    _detection("det_mean_confidence", "Mean object confidence", mean_confidence,
+               "1 - mean confidence of the image's objects."),
+    _detection("det_entropy", "Object entropy", detection_entropy,
+               "Binary entropy of each object's confidence, averaged over the image (aggregate=\"sum\" adds them).",
+               aggregate="mean"),
+    _detection("det_count_weighted", "Count-weighted doubt", count_weighted,
+               "Sum of (1 - confidence) over the image's objects: many doubtful objects rank first."),
+    _detection("seg_mask_quality", "Mask quality", mask_uncertainty,
+               "1 - mean mask quality of the image's objects (segmentation: how far mask pixels are from 0.5)."),
+)
+_register(  # after the detection scorers, which it builds on
+    Strategy("det_class_balanced", "Class-balanced (detection)", "detection", frozenset({DETECTIONS}),
+             class_balanced_detections,
+             "Batch split over each image's most confident object class by target ratios, best by a detection score.",
+             {"base": "det_least_confident", "density": None, "target_ratios": None,
+              "min_confidence": DEFAULT_MIN_CONFIDENCE}, class_balanced_needs),
+)
 _register(  # after its parts, whose needs it reads
     Strategy("mix", "Mix", "mix", _mix_needs({}), select_registered_mix,
              "Fractions of the batch from several strategies (parts=\"margin:0.7,coreset:0.2,random:0.1\").",
@@ -196,8 +242,8 @@ def strategy_choices() -> list[tuple[str, str]]:
 
 
 __all__ = [
-    "COMMITTEE", "EMBEDDINGS", "FAMILIES", "GRADIENTS", "INPUT_NAMES", "LABELED_EMBEDDINGS", "PROBA", "RETRAIN",
-    "STRATEGIES", "BudgetRateSampler", "MixPart", "PoolInputs", "Selection", "Strategy", "StrategyInputError",
+    "COMMITTEE", "DETECTIONS", "EMBEDDINGS", "FAMILIES", "GRADIENTS", "INPUT_NAMES", "LABELED_EMBEDDINGS", "PROBA", "RETRAIN",
+    "STRATEGIES", "BudgetRateSampler", "MixPart", "detections_from_predictions", "PoolInputs", "Selection", "Strategy", "StrategyInputError",
     "get_strategy", "logistic_gradient_norms", "make_mix", "parse_mix", "query_by_budget", "query_by_hard_budget",
     "query_by_threshold", "required_inputs", "strategy_choices", "top_k",
 ]

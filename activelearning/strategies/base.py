@@ -7,7 +7,7 @@ engine computes only the fields the strategy names in `needs`) and returns a
 Scorers are plain functions returning one float per item, higher = more informative;
 selectors turn scores into indices. No Django here.
 """
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +22,8 @@ EMBEDDINGS = "embeddings"                  # (n, d) dense vectors of the pool it
 LABELED_EMBEDDINGS = "labeled_embeddings"  # (l, d) dense vectors of the labeled items
 GRADIENTS = "gradient_norms"               # (n, k) norm of the loss gradient if item i had label j
 RETRAIN = "retrain"                        # callable, see PoolInputs.retrain
-INPUT_NAMES = frozenset({PROBA, COMMITTEE, EMBEDDINGS, LABELED_EMBEDDINGS, GRADIENTS, RETRAIN})
+DETECTIONS = "detections"                  # n arrays (objects, 2 or 3): confidence, class id[, mask quality]
+INPUT_NAMES = frozenset({PROBA, COMMITTEE, EMBEDDINGS, LABELED_EMBEDDINGS, GRADIENTS, RETRAIN, DETECTIONS})
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,10 @@ class PoolInputs:
     `candidates` x k times per batch.
     `classes` are the class ids of the probability columns; `target_ratios` maps a class
     id to the fraction of the batch the admin wants of it.
+    `detections` (detection and segmentation models) holds one array per pool image,
+    shape (objects, 2) or (objects, 3): each object's confidence in [0, 1], its class id
+    (as in `classes`) and, for segmentation, a mask quality in [0, 1]; (0, 2) when nothing
+    was detected. See strategies/detection.py.
     """
 
     n: int
@@ -48,6 +53,7 @@ class PoolInputs:
     retrain: Callable[[int, int], np.ndarray] | None = None
     classes: np.ndarray | None = None
     target_ratios: Mapping[Any, float] | None = None
+    detections: Sequence[np.ndarray] | None = None
 
     def require(self, name: str) -> Any:
         value = getattr(self, name)
@@ -95,7 +101,7 @@ class Strategy:
 
     @property
     def needs_model(self) -> bool:
-        return bool(self.needs & {PROBA, COMMITTEE, GRADIENTS, RETRAIN})
+        return bool(self.needs & {PROBA, COMMITTEE, GRADIENTS, RETRAIN, DETECTIONS})
 
     def select(self, inputs: PoolInputs, k: int, *, rng: np.random.Generator, **params: Any) -> Selection:
         k = check_k(k)

@@ -134,7 +134,8 @@ def test_registry_lists_every_strategy_with_a_known_family():
     assert list(STRATEGIES) == [
         "least_confidence", "margin", "ratio", "entropy", "random", "vote_entropy", "consensus_entropy",
         "max_disagreement", "kl_to_consensus", "egl", "eer_log_loss", "eer_zero_one", "information_density",
-        "coreset", "cluster_uncertainty", "class_balanced", "mix",
+        "coreset", "cluster_uncertainty", "class_balanced", "det_least_confident", "det_mean_confidence",
+        "det_entropy", "det_count_weighted", "seg_mask_quality", "det_class_balanced", "mix",
     ]
     assert {s.family for s in STRATEGIES.values()} == set(FAMILIES)
     assert strategy_choices()[:2] == [("least_confidence", "Least confidence"), ("margin", "Margin")]

@@ -7,6 +7,7 @@ import pytest
 
 from activelearning.strategies import (
     COMMITTEE,
+    DETECTIONS,
     EMBEDDINGS,
     GRADIENTS,
     LABELED_EMBEDDINGS,
@@ -27,7 +28,8 @@ CLASSES = np.array([10, 20, 30])
 
 def full_inputs(n: int = 40, seed: int = 5, **override) -> PoolInputs:
     """Every field filled: random probabilities, a 4-member committee, embeddings of
-    the pool and of 5 labeled items, gradient norms and a cheap retrain fake."""
+    the pool and of 5 labeled items, gradient norms, a cheap retrain fake and 0-3
+    detected objects per item (confidence, class id, mask quality)."""
     rng = np.random.default_rng(seed)
     proba = rng.dirichlet(np.ones(3), size=n)
     embeddings = rng.normal(size=(n, 8))
@@ -42,10 +44,15 @@ def full_inputs(n: int = 40, seed: int = 5, **override) -> PoolInputs:
         n=n, proba=proba, committee_proba=rng.dirichlet(np.ones(3), size=(4, n)), embeddings=embeddings,
         labeled_embeddings=rng.normal(size=(5, 8)),
         gradient_norms=logistic_gradient_norms(proba, (embeddings**2).sum(axis=1)), retrain=retrain,
-        classes=CLASSES, target_ratios={10: 0.5, 20: 0.3, 30: 0.2},
+        classes=CLASSES, target_ratios={10: 0.5, 20: 0.3, 30: 0.2}, detections=_detections(rng, n),
     )
     fields.update(override)
     return PoolInputs(**fields)
+
+
+def _detections(rng: np.random.Generator, n: int) -> list[np.ndarray]:
+    counts = rng.integers(0, 4, size=n)
+    return [np.column_stack([rng.random(m), rng.choice(CLASSES, size=m), rng.random(m)]) for m in counts]
 
 
 def select(key, inputs, k, seed=1, **params):
@@ -121,7 +128,15 @@ BAD = {
                          "labeled embeddings"),
     GRADIENTS: (lambda i: _with_nan(i.gradient_norms), lambda i: i.gradient_norms[:, :2], "gradient norms"),
     RETRAIN: (lambda i: _nan_retrain, lambda i: _flat_retrain, "probabilities"),
+    DETECTIONS: (lambda i: _nan_detections(i.detections), lambda i: [d[:, :1] for d in i.detections], "detections"),
 }
+
+
+def _nan_detections(detections):
+    first = next(index for index, objects in enumerate(detections) if len(objects))
+    spoiled = [objects.copy() for objects in detections]
+    spoiled[first][0, 0] = np.nan
+    return spoiled
 
 
 def _with_nan(array):
