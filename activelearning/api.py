@@ -7,7 +7,8 @@ from rest_framework.views import APIView
 from annotations.models import Membership
 from annotations.permissions import access_project
 
-from .learners import LEARNERS
+from .config import strategy_fits
+from .learners import DETECTORS, LEARNERS
 from .models import Round, SimulationRun, TrainingJob
 from .serializers import JobSerializer, RoundSerializer, SimulationRequestSerializer, SimulationSerializer
 from .services import request_round, request_simulation
@@ -19,12 +20,15 @@ class StrategyList(APIView):
 
     @extend_schema(responses=dict)
     def get(self, request):
+        """`?project_kind=detection` lists only the strategies that fit that kind of project."""
+        project_kind = request.query_params.get("project_kind")
         return Response([
             {
                 "key": s.key, "label": s.label, "family": s.family, "needs": sorted(s.needs),
                 "needs_model": s.needs_model, "description": s.description,
             }
             for s in STRATEGIES.values()
+            if not project_kind or strategy_fits(s.key, project_kind)
         ])
 
 
@@ -33,12 +37,19 @@ class LearnerList(APIView):
 
     @extend_schema(responses=dict)
     def get(self, request):
+        """`?kind=text|image` classifiers; `?kind=detection|segmentation` the detectors."""
         kind = request.query_params.get("kind")
-        return Response([
+        listed = [
             {"key": spec.key, "label": spec.label, "kind": spec.kind, "description": spec.description}
             for spec in LEARNERS.values()
             if kind in (None, "", spec.kind)
-        ])
+        ]
+        for spec in DETECTORS.values():
+            project_kind = "detection" if spec.task == "detect" else "segmentation"
+            if kind in (None, "", project_kind):
+                listed.append({"key": spec.key, "label": spec.label, "kind": project_kind,
+                               "description": spec.description})
+        return Response(listed)
 
 
 class RoundList(generics.ListAPIView):

@@ -49,6 +49,10 @@ def _previous_stop_predictions(project: Project, stop_ids: np.ndarray) -> np.nda
 
 
 def fit_score_select(project: Project, progress) -> Round:
+    if project.has_regions:
+        from .vision_rounds import detection_round
+
+        return detection_round(project, progress)
     started = time.perf_counter()
     progress.report("fitting", force=True)
     learner = project.learner

@@ -77,6 +77,9 @@ def request_simulation(project, config: dict, user: User | None = None) -> Simul
 
     from .tasks import run_simulation_task
 
+    if project.is_image:
+        raise ValidationError({"detail": "Simulating from the project page works for text projects. For images, run "
+                                         "`manage.py simulate --data FOLDER` on a folder with one subfolder per class."})
     labeled = Item.objects.filter(project=project, status=Item.Status.LABELED, final_class__isnull=False).count()
     needed = max(MIN_LABELED_FOR_SIMULATION, int(config.get("initial", 20) / (1 - config.get("test_fraction", 0.3))) + 1)
     if labeled < needed:

@@ -160,7 +160,11 @@ function setupRetrain() {
 
 const progressSoon = debounce(loadProgress, 800);
 // Settings and simulations both list the strategies: one request for the two.
-const strategies = $("#settings-form") ? api("/api/strategies/") : Promise.resolve([]);
+// Only the strategies that fit this kind of project (detection ones for image regions).
+const projectKind = document.body.dataset.projectKind || "";
+const strategies = $("#settings-form")
+  ? api(`/api/strategies/?project_kind=${encodeURIComponent(projectKind)}`)
+  : Promise.resolve([]);
 strategies.catch(() => {}); // each user reports a failure in its own panel
 let simulation = null;
 const importer = setupImporter(urls.import, { onImported: progressSoon });
