@@ -185,3 +185,36 @@ def vision_export_response(project, fmt: str) -> FileResponse:
     suffix = "json" if fmt == "coco" else "zip"
     return FileResponse(handle, content_type=VISION_EXPORTS[fmt], as_attachment=True,
                         filename=f"project-{project.pk}-{fmt}.{suffix}")
+
+
+class WeightsUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="A YOLO .pt file for the project's detector to start from.")
+
+
+class UploadWeights(APIView):
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(request={"multipart/form-data": WeightsUploadSerializer}, responses={201: dict})
+    def post(self, request, project_id: int):
+        """Admin-uploaded weights (.pt): the detector fine-tunes from them instead of
+        training from the model yaml. Only admins may upload, since a .pt is code."""
+        import zipfile
+
+        from django.core.files.storage import default_storage
+
+        from .models import Project
+
+        project, _ = access_project(request.user, project_id, ADMIN)
+        if not project.has_regions:
+            raise InvalidInput("Weights are for detection and segmentation projects.")
+        form = WeightsUploadSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        upload = form.validated_data["file"]
+        _check_size(upload)
+        if not upload.name.lower().endswith(".pt") or not zipfile.is_zipfile(upload):
+            raise InvalidInput(f"{upload.name} is not a PyTorch .pt file (a zip archive saved by torch.save).")
+        upload.seek(0)
+        name = default_storage.save(f"weights/project_{project.pk}_{upload.name}", upload)
+        stored = name.split("/", 1)[1]
+        Project.objects.filter(pk=project.pk).update(training={**project.training, "weights": stored})
+        return Response({"weights": stored}, status=status.HTTP_201_CREATED)

@@ -19,6 +19,7 @@ api_patterns = [
     path(project + "import/", api.ImportItems.as_view(), name="api-import"),
     path(project + "images/", api_media.ImportImages.as_view(), name="api-images"),
     path(project + "labels/import/", api_media.ImportLabels.as_view(), name="api-import-labels"),
+    path(project + "weights/", api_media.UploadWeights.as_view(), name="api-weights"),
     path(project + "videos/", api_media.ImportVideo.as_view(), name="api-videos"),
     path(project + "videos/<int:video_id>/frames/", api_media.VideoFrames.as_view(), name="api-video-frames"),
     path(project + "items/<int:item_id>/media/", api_media.ItemMedia.as_view(), name="api-item-media"),

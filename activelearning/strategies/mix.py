@@ -126,6 +126,8 @@ def _subset(inputs: PoolInputs, arrays: dict, remaining: np.ndarray, taken: np.n
     if RETRAIN in arrays:
         retrain = arrays[RETRAIN]
         fields[RETRAIN] = lambda index, column: retrain(int(remaining[index]), column)
+    if inputs.detections is not None:
+        fields["detections"] = [inputs.detections[i] for i in remaining]
     return PoolInputs(**fields)
 
 

@@ -111,3 +111,15 @@ def test_earlier_picks_count_as_labeled_for_a_core_set_part():
     inputs = PoolInputs(n=4, proba=proba, embeddings=x, labeled_embeddings=np.array([[0.0, 0.0]]))
     selection = make_mix("margin:0.5,coreset:0.5").select(inputs, 2, rng=np.random.default_rng(0))
     assert selection.indices.tolist() == [0, 2]
+
+
+def test_a_mix_can_draw_on_a_detection_strategy():
+    import numpy as np
+
+    from activelearning.strategies import STRATEGIES, PoolInputs
+
+    rng = np.random.default_rng(0)
+    detections = [np.array([[0.9 - 0.1 * (i % 5), 0]]) for i in range(12)]
+    inputs = PoolInputs(n=12, detections=detections)
+    chosen = STRATEGIES["mix"].select(inputs, 6, rng=rng, parts="det_least_confident:0.5,random:0.5")
+    assert len(set(chosen.indices.tolist())) == 6

@@ -48,7 +48,6 @@ def offline(tmp_path_factory):
     """The guard is up before ultralytics is imported and stays up for the module."""
     with pytest.MonkeyPatch.context() as patch:
         guard = NetworkGuard(patch)
-        guard.imported_before = "ultralytics" in sys.modules
         guard.config_dir = configure_offline(tmp_path_factory.mktemp("ultralytics-config"))
         yield guard
 
