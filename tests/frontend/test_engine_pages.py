@@ -263,3 +263,37 @@ def test_admin_runs_a_real_simulation_to_the_end(page, app_server):
     expect(page.locator("#sim-run")).to_be_enabled()
     runs = app_server.admin.get(f"/api/projects/{project_id}/simulations/")
     assert runs[0]["state"] == "succeeded", runs[0]["error"]
+
+
+DETECTION_SETUP = """
+from django.contrib.auth.models import User
+from annotations.models import LabelClass, Membership, Ontology, Project
+ontology = Ontology.objects.create(name="Shapes")
+for index, name in enumerate(["circle", "square"]):
+    LabelClass.objects.create(ontology=ontology, key=name, name=name, order=index)
+project = Project.objects.create(name="Shapes", ontology=ontology, kind="detection", learner="yolo_detect",
+                                 strategy="det_least_confident")
+Membership.objects.create(project=project, user=User.objects.get(username="admin"), role="admin")
+print(project.pk)
+"""
+
+
+def test_admin_sets_the_detector_training_and_sees_a_bad_value_refused(page, app_server):
+    project_id = build_in_server(app_server, DETECTION_SETUP)
+    login(page, "admin")
+    page.goto(f"/projects/{project_id}/")
+    expect(page.locator("#training-fields")).to_be_visible()
+    expect(page.locator("#set-training-epochs")).to_have_value("10")
+    strategies = page.locator("#set-strategy option").evaluate_all("options => options.map(o => o.value)")
+    assert "det_least_confident" in strategies and "margin" not in strategies
+    page.fill("#set-training-epochs", "3")
+    page.select_option("#set-training-device", "cuda")
+    page.click("#settings-form button[type=submit]")
+    expect(page.locator("#settings-message")).to_contain_text("Settings saved")
+    page.reload()
+    expect(page.locator("#set-training-epochs")).to_have_value("3")
+    expect(page.locator("#set-training-device")).to_have_value("cuda")
+    page.fill("#set-training-weights", "weights.bin")
+    page.click("#settings-form button[type=submit]")
+    expect(page.locator("#settings-message")).to_contain_text("Not saved")
+    expect(page.locator('[data-error-for="training"]')).to_contain_text(".pt")

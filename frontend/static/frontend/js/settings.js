@@ -116,10 +116,31 @@ export async function setupSettings(urls, strategiesPromise = api("/api/strategi
     field("stability_kappa").value = stopping.stability?.kappa ?? "";
     field("overfitting_gap").value = stopping.overfitting?.gap ?? "";
     field("drift_threshold").value = stopping.drift?.threshold ?? "";
+    fillTraining(data.training);
     // Settings the server does not have yet stay out of sight rather than half-working.
     $("#sampling-fields").hidden = data.sampling === undefined;
     $("#stopping-fields").hidden = data.stopping === undefined;
     describe();
+  }
+
+  // Detector training (detection and segmentation projects only; the fieldset is absent otherwise).
+  const TRAINING = { model_size: String, epochs: parseInt, imgsz: parseInt, batch: parseInt, device: String,
+    min_labeled: parseInt, quality_bar: parseFloat, weights: String };
+
+  function fillTraining(training) {
+    if (!$("#training-fields") || !training) return;
+    for (const key of Object.keys(TRAINING)) field(`training_${key}`).value = training[key] ?? "";
+  }
+
+  function trainingBody() {
+    const training = { ...(project.training || {}) };
+    for (const [key, parse] of Object.entries(TRAINING)) {
+      const raw = field(`training_${key}`).value.trim();
+      if (raw === "" && key !== "weights") continue;
+      const value = parse(raw);
+      training[key] = typeof value === "number" && Number.isNaN(value) ? raw : value;
+    }
+    return training;
   }
 
   /** The number in an input, null when empty. */
@@ -217,6 +238,7 @@ export async function setupSettings(urls, strategiesPromise = api("/api/strategi
       return;
     }
     if (project.stopping !== undefined) body.stopping = stoppingBody();
+    if ($("#training-fields") && project.training !== undefined) body.training = trainingBody();
     try {
       fill(await api(urls.project, { method: "PATCH", body }));
       showMessage(message, "Settings saved. They apply from the next round.", "ok");
