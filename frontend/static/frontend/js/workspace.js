@@ -10,6 +10,7 @@ import { api, errorMessage, isTransient, projectApi, sleep, uuid4 } from "./api.
 import { JobIndicator } from "./jobs.js";
 import { $, formatNumber, h, pageConfig, showMessage } from "./dom.js";
 import { connectProject } from "./ws.js";
+import { assignShortcuts } from "./hotkeys.js";
 
 const { projectId } = pageConfig();
 const urls = projectApi(projectId);
@@ -314,25 +315,9 @@ function updateProgress(progress) {
 }
 
 function setupClasses(classes) {
-  const used = new Set();
-  const reservedClashes = [];
-  state.classes = classes.map((cls) => ({ ...cls, shortcut: "" }));
-  for (const cls of state.classes) {
-    const key = (cls.hotkey || "").toLowerCase();
-    if (!key) continue;
-    if (RESERVED.has(key)) reservedClashes.push(cls);
-    else if (!used.has(key)) {
-      cls.shortcut = key;
-      used.add(key);
-    }
-  }
-  state.classes.forEach((cls, index) => {
-    const key = String(index + 1);
-    if (!cls.shortcut && index < 9 && !used.has(key)) {
-      cls.shortcut = key;
-      used.add(key);
-    }
-  });
+  const assigned = assignShortcuts(classes, RESERVED);
+  state.classes = assigned.classes;
+  const reservedClashes = assigned.clashes;
   el.buttons.replaceChildren(
     ...state.classes.map((cls) =>
       h(

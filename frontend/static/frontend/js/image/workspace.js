@@ -16,6 +16,7 @@ import { FrameStrip } from "./frames.js";
 import { TaskQueue } from "./queue.js";
 import { bounds } from "./shapes.js";
 import { describeSuggestions, suggestionShapes } from "./suggestions.js";
+import { assignShortcuts } from "../hotkeys.js";
 
 const { projectId } = pageConfig();
 const urls = projectApi(projectId);
@@ -324,25 +325,9 @@ async function copyPreviousFrame() {
 // ---- the side panel -------------------------------------------------------------------------
 
 function setupClasses(classes) {
-  const used = new Set();
-  const clashes = [];
-  state.classes = classes.map((cls) => ({ ...cls, shortcut: "" }));
-  for (const cls of state.classes) {
-    const key = (cls.hotkey || "").toLowerCase();
-    if (!key) continue;
-    if (RESERVED.has(key)) clashes.push(cls);
-    else if (!used.has(key)) {
-      cls.shortcut = key;
-      used.add(key);
-    }
-  }
-  state.classes.forEach((cls, index) => {
-    const key = String(index + 1);
-    if (!cls.shortcut && index < 9 && !used.has(key)) {
-      cls.shortcut = key;
-      used.add(key);
-    }
-  });
+  const assigned = assignShortcuts(classes, RESERVED);
+  state.classes = assigned.classes;
+  const clashes = assigned.clashes;
   el.palette.replaceChildren(
     ...state.classes.map((cls) =>
       h(
