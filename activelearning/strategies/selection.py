@@ -13,9 +13,17 @@ def top_k(scores: np.ndarray, k: int, *, rng: np.random.Generator | None = None)
     if k == 0:
         return np.empty(0, dtype=int)
     rng = rng if rng is not None else np.random.default_rng(0)
-    tie_breaker = rng.random(len(scores))
+    n = len(scores)
+    tie_breaker = rng.random(n)
+    if k < n:
+        # Only items scoring at least the k-th best can be chosen: partition (O(n)) and
+        # sort just those, instead of sorting the whole pool.
+        threshold = np.partition(scores, n - k)[n - k]
+        candidates = np.flatnonzero(scores >= threshold)
+    else:
+        candidates = np.arange(n)
     # lexsort sorts by the last key first: score descending, then the random key.
-    order = np.lexsort((tie_breaker, -scores))
+    order = candidates[np.lexsort((tie_breaker[candidates], -scores[candidates]))]
     return order[:k]
 
 
