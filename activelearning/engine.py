@@ -30,7 +30,7 @@ from .strategies import (
     required_inputs,
 )
 
-SCORE_CHUNK = 20_000
+SCORE_CHUNK = 100_000
 EER_ESTIMATION_SET = 200
 Progress = Callable[[str, int, int], None]
 
