@@ -216,7 +216,7 @@ def strategy_fits(strategy: str, project_kind: str) -> bool:
 DEVICES = ("cpu", "cuda")
 MODEL_SIZES = ("n", "s", "m", "l", "x")
 DEFAULT_TRAINING: dict[str, Any] = {
-    "model_size": "n", "epochs": 10, "imgsz": 320, "batch": 16, "device": "cpu", "weights": "",
+    "model_size": "n", "epochs": 30, "imgsz": 160, "batch": 8, "device": "cpu", "weights": "",
     "min_labeled": 8, "quality_bar": 0.05,
 }
 

@@ -87,3 +87,14 @@ def load_image_folder(folder: Path, image_size: int = 8) -> Dataset:
     if len(set(labels)) < 2:
         raise DatasetError(f"{folder} needs one subfolder per class with images in them (at least two classes)")
     return Dataset("image", np.stack(images), np.asarray(labels, dtype=str), str(folder))
+
+
+def yolo_data_yaml(path: str | Path) -> Path | None:
+    """The data.yaml of a YOLO dataset when `path` is one (the yaml itself, or a folder
+    holding data.yaml next to labels/), else None."""
+    path = Path(path)
+    if path.is_file() and path.suffix.lower() in {".yaml", ".yml"}:
+        return path
+    if path.is_dir() and (path / "data.yaml").is_file() and (path / "labels").is_dir():
+        return path / "data.yaml"
+    return None

@@ -201,8 +201,9 @@ def area_under_curve(labels: list[int], accuracy) -> float:
     return float(np.trapezoid(accuracy, x) / (x[-1] - x[0]))
 
 
-def plot_curves(result: dict, path: str) -> None:
-    """Learning curves with ±1 std bands, and the 95%-of-full-data line."""
+def plot_curves(result: dict, path: str, metric: str = "accuracy") -> None:
+    """Learning curves of `metric` ("accuracy", "macro_f1", "map50", "map50_95") with
+    ±1 std bands, and the 95%-of-full-data line when the result has one."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -211,17 +212,138 @@ def plot_curves(result: dict, path: str) -> None:
     figure, axis = plt.subplots(figsize=(8, 5), dpi=110)
     for name, curve in result["strategies"].items():
         x = np.asarray(curve["labels"])
-        mean, std = np.asarray(curve["accuracy_mean"]), np.asarray(curve["accuracy_std"])
-        (line,) = axis.plot(x, mean, label=name, linewidth=1.6)
+        mean, std = np.asarray(curve[f"{metric}_mean"]), np.asarray(curve[f"{metric}_std"])
+        (line,) = axis.plot(x, mean, label=name, linewidth=1.6, marker="o" if len(x) < 30 else None, markersize=3)
         axis.fill_between(x, mean - std, mean + std, color=line.get_color(), alpha=0.15)
-    level = 0.95 * result["full_accuracy"]
-    axis.axhline(level, color="grey", linestyle="--", linewidth=1, label=f"95% of full data ({level:.3f})")
+    full = result.get("full_accuracy") if metric == "accuracy" else result.get(f"full_{metric}")
+    if full is not None:
+        level = 0.95 * full
+        axis.axhline(level, color="grey", linestyle="--", linewidth=1, label=f"95% of full data ({level:.3f})")
     config = result["config"]
-    axis.set_xlabel("labels")
-    axis.set_ylabel("accuracy on the test split")
-    axis.set_title(f"{config['learner']}, {config['items']} items, {config['seeds']} seeds")
+    names = {"accuracy": "accuracy", "macro_f1": "macro-F1", "map50": "box mAP50", "map50_95": "box mAP50-95"}
+    axis.set_xlabel("labels" if "detector" not in config else "labeled images")
+    axis.set_ylabel(f"{names.get(metric, metric)} on the test split")
+    learner = config.get("learner") or config.get("detector")
+    axis.set_title(f"{learner}, {config['items']} items, {config['seeds']} seeds")
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8)
     figure.tight_layout()
     figure.savefig(path)
     plt.close(figure)
+
+
+# ---------------------------------------------------------------------------------------
+# Detection: the worker's detection round (vision_engine.run_round) in a loop
+
+
+def simulate_detection(data_yaml, strategies: list[str], initial: int = 20, batch: int = 20, budget: int = 100,
+                       seeds: int = 2, training: dict | None = None, test_fraction: float = 0.3,
+                       detector: str | None = None, work_dir=None, progress: ProgressFn | None = None,
+                       task: str = "detect", first_seed: int = 0) -> dict:
+    """Learning curves of a detector per strategy on a YOLO dataset (its data.yaml or
+    folder; train and val images are pooled). Per seed, `test_fraction` of the images
+    is held out; `initial` random images are labeled; every round trains the detector on
+    the labeled images (the project's round: `training` as a project's training settings),
+    measures box mAP50 and mAP50-95 on the held-out images, and the oracle labels the
+    `batch` images the strategy chose (their YOLO labels), until `budget` more are labeled.
+    Returns mean and std over seeds per round, the strategy that actually chose each
+    batch (core-set below min_labeled or the quality bar), and seconds per round. Seeds
+    are first_seed .. first_seed + seeds - 1 (to add seeds to an earlier run)."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from annotations.formats.yolo import read_yolo
+
+    from . import vision_engine
+    from .config import validate_training
+    from .learners import DETECTORS
+    from .strategies import STRATEGIES
+
+    for name in strategies:
+        if name not in STRATEGIES:
+            raise ValueError(f"unknown strategy {name!r}")
+    detector = detector or next(key for key, spec in DETECTORS.items() if spec.task == task)
+    settings = validate_training(training or {})
+    dataset = read_yolo(data_yaml, task=DETECTORS[detector].task)
+    records = dataset.images
+    if len(records) < 4:
+        raise ValueError(f"{data_yaml}: {len(records)} images; the simulation needs at least 4")
+    owned = work_dir is None
+    root = Path(work_dir) if work_dir is not None else Path(tempfile.mkdtemp(prefix="al-detect-"))
+    curves: dict[str, dict] = {}
+    steps_total = len(strategies) * seeds
+    try:
+        for position, name in enumerate(strategies):
+            runs = []
+            for seed in range(first_seed, first_seed + seeds):
+                runs.append(_detection_run(records, dataset.classes, name, initial, batch, budget, settings,
+                                           test_fraction, seed, detector, root / f"{name}-{seed}", vision_engine,
+                                           DETECTORS[detector].task))
+                if progress:
+                    progress("simulating", position * seeds + seed - first_seed + 1, steps_total)
+            curves[name] = _summarise_detection(runs)
+    finally:
+        if owned:
+            shutil.rmtree(root, ignore_errors=True)
+    return {
+        "config": {
+            "strategies": list(strategies), "detector": detector, "task": DETECTORS[detector].task,
+            "initial": initial, "batch": batch, "budget": budget, "seeds": seeds, "first_seed": first_seed,
+            "test_fraction": test_fraction,
+            "items": len(records), "classes": list(dataset.classes), "training": settings, "data": str(data_yaml),
+        },
+        "strategies": curves,
+    }
+
+
+def _detection_run(records, classes, strategy: str, initial: int, batch: int, budget: int, training: dict,
+                   test_fraction: float, seed: int, detector: str, work, vision_engine, task: str) -> dict:
+    indices = np.arange(len(records))
+    pool, test = train_test_split(indices, test_size=test_fraction, random_state=seed)
+    pool, test = np.sort(pool), np.sort(test)
+    rng = np.random.default_rng(seed)
+    labeled = list(rng.choice(pool, size=min(initial, len(pool)), replace=False))
+    unlabeled = np.setdiff1d(pool, labeled)
+    target = min(initial + budget, len(pool))
+    evaluation = [records[i] for i in test]
+    out: dict[str, list] = {"labels": [], "map50": [], "map50_95": [], "seconds": [], "strategy_used": []}
+    number = 0
+    while True:
+        number += 1
+        size = min(batch, target - len(labeled)) if len(labeled) < target else 0
+        started = time.perf_counter()
+        outcome = vision_engine.run_round(
+            [records[i] for i in labeled], [records[i] for i in unlabeled], evaluation, classes,
+            task, strategy, size, training, work,
+            np.random.default_rng(seed * 7919 + len(labeled)), detector=detector, run_name=f"round-{number}",
+        )
+        out["seconds"].append(time.perf_counter() - started)
+        out["labels"].append(len(labeled))
+        out["map50"].append(float(outcome.metrics.get("mAP50", 0.0)))  # no model yet: nothing found
+        out["map50_95"].append(float(outcome.metrics.get("mAP50-95", 0.0)))
+        out["strategy_used"].append(outcome.strategy)
+        if len(labeled) >= target or not len(unlabeled):
+            break
+        chosen = unlabeled[outcome.selection.indices]
+        labeled.extend(chosen.tolist())  # the oracle answers with the YOLO labels of `chosen`
+        unlabeled = np.setdiff1d(unlabeled, chosen)
+    return out
+
+
+def _summarise_detection(runs: list[dict]) -> dict:
+    length = min(len(run["labels"]) for run in runs)
+    map50 = np.array([run["map50"][:length] for run in runs])
+    map50_95 = np.array([run["map50_95"][:length] for run in runs])
+    labels = runs[0]["labels"][:length]
+    mean = map50.mean(axis=0)
+    return {
+        "labels": labels,
+        "map50_mean": mean.round(5).tolist(),
+        "map50_std": map50.std(axis=0).round(5).tolist(),
+        "map50_95_mean": map50_95.mean(axis=0).round(5).tolist(),
+        "map50_95_std": map50_95.std(axis=0).round(5).tolist(),
+        "strategy_used": [run["strategy_used"][:length] for run in runs],
+        "seconds_per_round": round(float(np.mean([np.mean(run["seconds"]) for run in runs])), 5),
+        "area_under_curve": round(area_under_curve(labels, mean), 5),
+    }

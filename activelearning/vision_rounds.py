@@ -5,8 +5,10 @@ keep the predictions as suggestions, and queue the next batch by a detection str
 Until enough images are labeled, or while the model is below the project's quality bar
 (mAP50), its uncertainty is close to noise, so the batch is chosen by the diversity of
 the images (core-set on thumbnails) or at random instead, and the round says so.
+
+The round itself (train, evaluate, predict, select) is vision_engine.run_round, shared
+with the simulator; this module reads the project from the database and writes back.
 """
-import shutil
 import time
 from pathlib import Path
 
@@ -16,29 +18,18 @@ from django.db import transaction
 from django.db.models import Max
 
 from annotations.events import publish_on_commit
-from annotations.formats.regions import Dataset
-from annotations.formats.yolo import write_yolo
+from annotations.formats.regions import ImageRecord
 from annotations.models import Item, LabelClass, Project
 from annotations.vision_io import project_dataset
 
+from . import vision_engine
 from .config import validate_training
 from .features import image_pixels
 from .learners import DETECTORS
 from .models import ModelVersion, Prediction, QueueEntry, Round
-from .strategies import STRATEGIES, PoolInputs, detections_from_predictions
-
-PREDICT_BATCH = 32
-
-
-def _write_dataset(dataset: Dataset, folder: Path, task: str, val_fraction: float) -> Path:
-    if folder.exists():
-        shutil.rmtree(folder)
-    return write_yolo(dataset, folder, image_path=lambda record: Path(record.path), task=task,
-                      val_fraction=val_fraction, seed=0)
 
 
 def detection_round(project: Project, progress) -> Round:
-    timings: dict[str, float] = {}
     spec = DETECTORS[project.learner]
     training = validate_training(project.training)
     work = Path(settings.MODEL_DIR) / f"project_{project.pk}"
@@ -51,79 +42,36 @@ def detection_round(project: Project, progress) -> Round:
                             assigned_count__lt=project.overlap).exclude(media="").order_by("pk")
         .values_list("pk", "media")
     )
+    pool_records = [ImageRecord(file_name=str(media), width=0, height=0, path=str(Path(settings.MEDIA_ROOT) / media))
+                    for _, media in candidates]
     number = (Round.objects.filter(project=project).aggregate(n=Max("number"))["n"] or 0) + 1
-    learner, metrics, note, predictions = None, {}, "", None
-    if len(train_records) >= training["min_labeled"]:
-        progress.report("fitting", force=True)
-        started = time.perf_counter()
-        data_yaml = _write_dataset(Dataset(dataset.classes, train_records), work / "yolo_train", spec.task, 0.2)
-        params = {"epochs": training["epochs"], "imgsz": training["imgsz"], "batch": training["batch"],
-                  "device": training["device"], "random_state": 0, "run_dir": work / "yolo_runs",
-                  "name": f"round-{number}", "config_dir": Path(settings.MODEL_DIR) / "ultralytics"}
-        if training["weights"]:
-            params["weights"] = str(Path(settings.MEDIA_ROOT) / "weights" / training["weights"])
-        learner = spec.build(**params).fit(data_yaml)
-        timings["fit_s"] = time.perf_counter() - started
-        if eval_records:
-            started = time.perf_counter()
-            # With no val share, data.yaml's val points at all the evaluation images.
-            eval_yaml = _write_dataset(Dataset(dataset.classes, eval_records), work / "yolo_eval", spec.task, 0.0)
-            metrics = learner.evaluate(eval_yaml, split="val")
-            metrics["evaluated_on"] = len(eval_records)
-            timings["evaluate_s"] = time.perf_counter() - started
-        started = time.perf_counter()
-        paths = [str(Path(settings.MEDIA_ROOT) / media) for _, media in candidates]
-        predictions = []
-        for start in range(0, len(paths), PREDICT_BATCH):
-            predictions.extend(learner.predict(paths[start:start + PREDICT_BATCH], batch=PREDICT_BATCH))
-            progress.report("scoring", min(start + PREDICT_BATCH, len(paths)), len(paths))
-        timings["score_s"] = time.perf_counter() - started
-    else:
-        note = (f"{len(train_records)} of {training['min_labeled']} labeled images needed to train the detector: "
-                "this batch is chosen by diversity.")
+    run_training = dict(training)
+    if training["weights"]:
+        run_training["weights"] = str(Path(settings.MEDIA_ROOT) / "weights" / training["weights"])
 
-    progress.report("selecting", force=True)
-    started = time.perf_counter()
-    strategy, used_note = _strategy_for(project, metrics, predictions, training)
-    note = note or used_note
-    rng = np.random.default_rng(number * 7919 + project.pk)
-    inputs = _inputs(project, strategy, candidates, predictions, dataset)
-    selection = STRATEGIES[strategy].select(inputs, project.batch_size, rng=rng)
-    timings["select_s"] = time.perf_counter() - started
-    return _write(project, number, learner, metrics, strategy, note, candidates, predictions, selection, timings,
-                  len(train_records), training)
-
-
-def _strategy_for(project: Project, metrics: dict, predictions, training: dict) -> tuple[str, str]:
-    wanted = project.strategy if project.strategy in STRATEGIES else "random"
-    family = STRATEGIES[wanted].family
-    if family != "detection" and wanted not in ("class_balanced",):
-        return wanted, ""
-    if predictions is None:
-        return "coreset", ""
-    if metrics and metrics.get("mAP50", 0.0) < training["quality_bar"]:
-        return "coreset", (f"mAP50 {metrics.get('mAP50', 0):.3f} is below the quality bar {training['quality_bar']}: "
-                           "this batch is chosen by diversity until the model improves.")
-    return wanted, ""
-
-
-def _inputs(project: Project, strategy: str, candidates, predictions, dataset: Dataset) -> PoolInputs:
-    fields: dict = {"n": len(candidates)}
-    needs = STRATEGIES[strategy].needs
-    if predictions is not None:
-        fields["detections"] = detections_from_predictions(predictions)
-    if needs & {"embeddings", "labeled_embeddings"}:
+    def embeddings():
+        # Thumbnails kept per pool signature (features.image_pixels); the labeled side is
+        # every labeled image of the project, evaluation ones included.
         ids, pixels = image_pixels(project)
         flat = pixels.reshape(len(pixels), -1)
         rows = np.searchsorted(ids, [pk for pk, _ in candidates])
         labeled_ids = [int(r.file_name.split("_", 1)[0]) for r in dataset.images]
-        fields["embeddings"] = flat[rows] if len(rows) else np.empty((0, flat.shape[1] if flat.size else 1))
-        fields["labeled_embeddings"] = flat[np.searchsorted(ids, labeled_ids)] if labeled_ids else None
-    if strategy == "class_balanced" and predictions is not None:
+        pool_vectors = flat[rows] if len(rows) else np.empty((0, flat.shape[1] if flat.size else 1))
+        return pool_vectors, (flat[np.searchsorted(ids, labeled_ids)] if labeled_ids else None)
+
+    target_ratios = None
+    if project.strategy == "class_balanced":
         ratios = (project.sampling or {}).get("target_ratios") or {}
         keys = list(LabelClass.objects.filter(ontology_id=project.ontology_id).values_list("key", flat=True))
-        fields["target_ratios"] = {keys.index(k): v for k, v in ratios.items() if k in keys} or None
-    return PoolInputs(**fields)
+        target_ratios = {keys.index(k): v for k, v in ratios.items() if k in keys} or None
+    outcome = vision_engine.run_round(
+        train_records, pool_records, eval_records, dataset.classes, spec.task, project.strategy, project.batch_size,
+        run_training, work, np.random.default_rng(number * 7919 + project.pk), detector=project.learner,
+        run_name=f"round-{number}", config_dir=Path(settings.MODEL_DIR) / "ultralytics", embeddings=embeddings,
+        target_ratios=target_ratios, progress=progress,
+    )
+    return _write(project, number, outcome.learner, outcome.metrics, outcome.strategy, outcome.note, candidates,
+                  outcome.predictions, outcome.selection, dict(outcome.timings), len(train_records), training)
 
 
 def _write(project, number, learner, metrics, strategy, note, candidates, predictions, selection, timings,

@@ -283,7 +283,7 @@ def test_admin_sets_the_detector_training_and_sees_a_bad_value_refused(page, app
     login(page, "admin")
     page.goto(f"/projects/{project_id}/")
     expect(page.locator("#training-fields")).to_be_visible()
-    expect(page.locator("#set-training-epochs")).to_have_value("10")
+    expect(page.locator("#set-training-epochs")).to_have_value("30")
     strategies = page.locator("#set-strategy option").evaluate_all("options => options.map(o => o.value)")
     assert "det_least_confident" in strategies and "margin" not in strategies
     page.fill("#set-training-epochs", "3")
