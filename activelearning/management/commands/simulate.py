@@ -87,16 +87,7 @@ class Command(BaseCommand):
             result = simulate(dataset, config, progress=progress)
         except (DatasetError, ConfigError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
-        self.stderr.write("")
-        text = json.dumps(result, indent=1)
-        if options["out"]:
-            options["out"].write_text(text)
-            self.stderr.write(f"Wrote {options['out']}")
-        else:
-            sys.stdout.write(text + "\n")
-        if options["plot"]:
-            plot_curves(result, str(options["plot"]))
-            self.stderr.write(f"Wrote {options['plot']}")
+        self._write_result(result, options, metric="accuracy")
         level = 0.95 * result["full_accuracy"]
         for name, labels in result["labels_to_95pct"].items():
             reached = f"at {labels} labels" if labels is not None else "not reached within the budget"
@@ -127,6 +118,13 @@ class Command(BaseCommand):
             )
         except (DatasetError, ConfigError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
+        self._write_result(result, options, metric="map50")
+        for name, curve in result["strategies"].items():
+            self.stderr.write(f"{name}: mAP50 {curve['map50_mean'][-1]:.3f} at {curve['labels'][-1]} labeled images, "
+                              f"{curve['seconds_per_round']:.1f} s per round")
+
+    def _write_result(self, result: dict, options, metric: str) -> None:
+        """The JSON to --out (or stdout) and the curves to --plot."""
         self.stderr.write("")
         text = json.dumps(result, indent=1)
         if options["out"]:
@@ -135,8 +133,5 @@ class Command(BaseCommand):
         else:
             sys.stdout.write(text + "\n")
         if options["plot"]:
-            plot_curves(result, str(options["plot"]), metric="map50")
+            plot_curves(result, str(options["plot"]), metric=metric)
             self.stderr.write(f"Wrote {options['plot']}")
-        for name, curve in result["strategies"].items():
-            self.stderr.write(f"{name}: mAP50 {curve['map50_mean'][-1]:.3f} at {curve['labels'][-1]} labeled images, "
-                              f"{curve['seconds_per_round']:.1f} s per round")

@@ -11,6 +11,7 @@ import { JobIndicator } from "./jobs.js";
 import { $, formatNumber, h, pageConfig, showMessage } from "./dom.js";
 import { connectProject } from "./ws.js";
 import { assignShortcuts } from "./hotkeys.js";
+import { liveUpdates } from "./live.js";
 
 const { projectId } = pageConfig();
 const urls = projectApi(projectId);
@@ -396,28 +397,9 @@ function onKeyDown(event) {
 
 // ---- live updates -----------------------------------------------------------------------
 
-let progressTimer = null;
-function progressChangedElsewhere() {
-  clearTimeout(progressTimer);
-  progressTimer = setTimeout(async () => {
-    if (Date.now() - state.lastProgressAt < 2500) return;
-    try {
-      updateProgress(await api(urls.progress));
-    } catch {
-      // the next claim brings fresh counts anyway
-    }
-  }, 3000);
-}
-
-async function loadJob() {
-  try {
-    const mark = jobs.version;
-    const [latest] = await api(urls.jobs);
-    if (jobs.version === mark) jobs.fromJob(latest || null);
-  } catch {
-    // only informative
-  }
-}
+const { progressChangedElsewhere, loadJob } = liveUpdates({
+  urls, jobs, lastProgressAt: () => state.lastProgressAt, updateProgress,
+});
 
 function onEvent(event) {
   jobs.handle(event);

@@ -17,6 +17,7 @@ import { TaskQueue } from "./queue.js";
 import { bounds } from "./shapes.js";
 import { describeSuggestions, suggestionShapes } from "./suggestions.js";
 import { assignShortcuts } from "../hotkeys.js";
+import { liveUpdates } from "../live.js";
 
 const { projectId } = pageConfig();
 const urls = projectApi(projectId);
@@ -711,28 +712,9 @@ function acceptAll() {
 
 // ---- live updates -------------------------------------------------------------------------
 
-let progressTimer = null;
-function progressChangedElsewhere() {
-  clearTimeout(progressTimer);
-  progressTimer = setTimeout(async () => {
-    if (Date.now() - queue.lastProgressAt < 2500) return;
-    try {
-      updateProgress(await api(urls.progress));
-    } catch {
-      // the next claim brings fresh counts anyway
-    }
-  }, 3000);
-}
-
-async function loadJob() {
-  try {
-    const mark = jobs.version;
-    const [latest] = await api(urls.jobs);
-    if (jobs.version === mark) jobs.fromJob(latest || null);
-  } catch {
-    // only informative
-  }
-}
+const { progressChangedElsewhere, loadJob } = liveUpdates({
+  urls, jobs, lastProgressAt: () => queue.lastProgressAt, updateProgress,
+});
 
 function onEvent(event) {
   jobs.handle(event);
