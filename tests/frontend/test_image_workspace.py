@@ -203,17 +203,26 @@ def test_boxes_drawn_selected_resized_relabeled_deleted_undone_and_submitted(pag
 
 
 def test_a_refused_submit_brings_the_item_back_with_its_shapes(page, detection):
+    refusal = {"detail": "Region 1: box [0.03, 0.04, 2, 0.1] extends outside the image (x + w = 2.03 > 1)"}
+    refusing = []  # the route is in place from the page's first request; it refuses once asked to
+
+    def answer(route):
+        if route.request.method == "POST" and refusing:
+            route.fulfill(status=400, json=refusal)
+        else:
+            route.continue_()
+
+    page.route("**/api/projects/*/annotations/", answer)
     login(page, "annotator")
     item = open_workspace(page, detection)
     drag(page, (10, 10), (50, 50))
-    refusal = {"detail": "Region 1: box [0.03, 0.04, 2, 0.1] extends outside the image (x + w = 2.03 > 1)"}
-    page.route("**/api/projects/*/annotations/", lambda route: route.fulfill(status=400, json=refusal)
-               if route.request.method == "POST" else route.continue_())
+    expect(page.locator("#shape-count")).to_have_attribute("data-count", "1")
+    refusing.append(True)
     page.keyboard.press("Enter")
     expect(page.locator("#message")).to_contain_text(f"item {item} was not saved: Region 1: box")
     expect(page.locator("#workspace")).to_have_attribute("data-ready-item", item)
     expect(page.locator("#shape-count")).to_have_attribute("data-count", "1")
-    page.unroute("**/api/projects/*/annotations/")
+    refusing.clear()
     page.keyboard.press("Enter")
     expect(page.locator("#workspace")).not_to_have_attribute("data-ready-item", item)
     assert near(my_answer(page, detection, item)["regions"][0]["geometry"]["box"], [10 / WIDTH, 10 / HEIGHT, 40 / WIDTH, 40 / HEIGHT])

@@ -64,16 +64,17 @@ async function withRetry(call, what, { acceptAfterRetry = () => false } = {}) {
     try {
       const result = await call();
       if (retrying) {
+        // Clear the retry warning only, not an error reported meanwhile.
+        if (!el.message.hidden && el.message.textContent === retrying) showMessage(el.message, "");
         retrying = false;
-        showMessage(el.message, "");
       }
       return result;
     } catch (error) {
       if (attempt > 0 && acceptAfterRetry(error)) return null;
       if (!isTransient(error)) throw error;
       const delay = Math.min(10000, 500 * 2 ** attempt);
-      retrying = true;
-      showMessage(el.message, `${what}: ${errorMessage(error)} Retrying in ${Math.ceil(delay / 1000)} s…`, "warn");
+      retrying = `${what}: ${errorMessage(error)} Retrying in ${Math.ceil(delay / 1000)} s…`;
+      showMessage(el.message, retrying, "warn");
       await sleep(delay);
     }
   }

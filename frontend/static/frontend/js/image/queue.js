@@ -9,7 +9,7 @@ import { api, errorMessage, isTransient, sleep } from "../api.js";
 export class TaskQueue {
   /**
    * ui: {display(task|null, {returning}), empty(), progress(p), rerankNotice(event),
-   *      message(text, kind), status(text), upcoming(tasks)}
+   *      message(text, kind), currentMessage(), status(text), upcoming(tasks)}
    */
   constructor(urls, ui) {
     this.urls = urls;
@@ -34,16 +34,18 @@ export class TaskQueue {
       try {
         const result = await call();
         if (this.retrying) {
+          // Clear the retry warning only: an error reported meanwhile (a refused
+          // submit) must stay on screen.
+          if (this.ui.currentMessage() === this.retrying) this.ui.message("");
           this.retrying = false;
-          this.ui.message("");
         }
         return result;
       } catch (error) {
         if (attempt > 0 && acceptAfterRetry(error)) return null;
         if (!isTransient(error)) throw error;
         const delay = Math.min(10000, 500 * 2 ** attempt);
-        this.retrying = true;
-        this.ui.message(`${what}: ${errorMessage(error)} Retrying in ${Math.ceil(delay / 1000)} s…`, "warn");
+        this.retrying = `${what}: ${errorMessage(error)} Retrying in ${Math.ceil(delay / 1000)} s…`;
+        this.ui.message(this.retrying, "warn");
         await sleep(delay);
       }
     }

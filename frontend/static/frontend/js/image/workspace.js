@@ -85,6 +85,10 @@ function message(text, kind = "error") {
   showMessage(el.message, text, kind);
 }
 
+function currentMessage() {
+  return el.message.hidden ? "" : el.message.textContent;
+}
+
 // ---- pictures -----------------------------------------------------------------------------
 
 /** The decoded picture at url; pictures of the next tasks are fetched ahead. */
@@ -113,6 +117,7 @@ const queue = new TaskQueue(urls, {
   progress: updateProgress,
   rerankNotice: showRerankNotice,
   message,
+  currentMessage,
   status,
   upcoming(tasks) {
     for (const task of tasks) if (task.image) picture(task.image.url).catch(() => {});
