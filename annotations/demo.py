@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
 
+from .formats.sentiment import read_sentiment_file
 from .importing import import_rows
 from .models import LabelClass, Membership, Ontology, Project
 
@@ -26,18 +27,6 @@ def shared_dataset_dir() -> Path:
     if configured:
         return Path(configured)
     return settings.BASE_DIR.parent / "shared" / "datasets" / "sentiment_labelled_sentences"
-
-
-def read_sentiment_file(path: Path) -> list[tuple[str, str]]:
-    """`text<TAB>0|1` per line; split on '\\n' only, as the dataset's notes ask."""
-    pairs = []
-    for line in path.read_text(encoding="utf-8").split("\n"):
-        if "\t" not in line:
-            continue
-        text, label = line.rsplit("\t", 1)
-        if text.strip() and label.strip() in {"0", "1"}:
-            pairs.append((text.strip(), label.strip()))
-    return pairs
 
 
 def demo_sentences() -> tuple[list[tuple[str, str]], str]:

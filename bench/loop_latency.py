@@ -35,6 +35,9 @@ import httpx
 from websockets.asyncio.client import connect
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+from annotations.formats.sentiment import read_sentiment_file  # noqa: E402  (no Django needed)
+
 PYTHON = sys.executable
 DATASET = REPO.parent / "shared" / "datasets" / "sentiment_labelled_sentences"
 CLASSES = {"0": "negative", "1": "positive"}
@@ -48,18 +51,6 @@ def log(message: str) -> None:
 
 
 # ---------------------------------------------------------------- the data
-
-
-def read_sentiment_file(path: Path) -> list[tuple[str, str]]:
-    """As annotations.demo.read_sentiment_file: split on '\\n' only, then rsplit the tab."""
-    pairs = []
-    for line in path.read_text(encoding="utf-8").split("\n"):
-        if "\t" not in line:
-            continue
-        text, label = line.rsplit("\t", 1)
-        if text.strip() and label.strip() in {"0", "1"}:
-            pairs.append((text.strip(), label.strip()))
-    return pairs
 
 
 VARIATIONS = (

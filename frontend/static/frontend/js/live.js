@@ -35,3 +35,20 @@ export function liveUpdates({ urls, jobs, lastProgressAt, updateProgress }) {
 
   return { progressChangedElsewhere, loadJob };
 }
+
+/** The small notice that says which model version re-ranked the queue; it hides after 30 s. */
+export function rerankNotice(notice) {
+  let timer = null;
+  return function show(event) {
+    const version = event.model_version ?? event.round;
+    notice.textContent = event.model_version
+      ? `Queue re-ranked by model version ${version}`
+      : `Queue refreshed by round ${event.round} (no model yet)`;
+    notice.dataset.modelVersion = version;
+    notice.hidden = false;
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      notice.hidden = true;
+    }, 30000);
+  };
+}

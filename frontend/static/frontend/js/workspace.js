@@ -11,7 +11,7 @@ import { JobIndicator } from "./jobs.js";
 import { $, formatNumber, h, pageConfig, showMessage } from "./dom.js";
 import { connectProject } from "./ws.js";
 import { assignShortcuts } from "./hotkeys.js";
-import { liveUpdates } from "./live.js";
+import { liveUpdates, rerankNotice } from "./live.js";
 
 const { projectId } = pageConfig();
 const urls = projectApi(projectId);
@@ -135,19 +135,7 @@ function rerank(event) {
   }).catch((error) => reportError(error, "Could not load the re-ranked queue"));
 }
 
-let noticeTimer = null;
-function showRerankNotice(event) {
-  const version = event.model_version ?? event.round;
-  el.notice.textContent = event.model_version
-    ? `Queue re-ranked by model version ${version}`
-    : `Queue refreshed by round ${event.round} (no model yet)`;
-  el.notice.dataset.modelVersion = version;
-  el.notice.hidden = false;
-  clearTimeout(noticeTimer);
-  noticeTimer = setTimeout(() => {
-    el.notice.hidden = true;
-  }, 30000);
-}
+const showRerankNotice = rerankNotice(el.notice);
 
 // ---- actions ----------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ import { TaskQueue } from "./queue.js";
 import { bounds } from "./shapes.js";
 import { describeSuggestions, suggestionShapes } from "./suggestions.js";
 import { assignShortcuts } from "../hotkeys.js";
-import { liveUpdates } from "../live.js";
+import { liveUpdates, rerankNotice } from "../live.js";
 
 const { projectId } = pageConfig();
 const urls = projectApi(projectId);
@@ -110,6 +110,8 @@ function picture(url) {
 }
 
 // ---- the queue's view -------------------------------------------------------------------
+
+const showRerankNotice = rerankNotice(el.notice);
 
 const queue = new TaskQueue(urls, {
   display,
@@ -230,19 +232,6 @@ function updateProgress(progress) {
   $("#progress-queue").textContent = formatNumber(progress.queue);
 }
 
-let noticeTimer = null;
-function showRerankNotice(event) {
-  const version = event.model_version ?? event.round;
-  el.notice.textContent = event.model_version
-    ? `Queue re-ranked by model version ${version}`
-    : `Queue refreshed by round ${event.round} (no model yet)`;
-  el.notice.dataset.modelVersion = version;
-  el.notice.hidden = false;
-  clearTimeout(noticeTimer);
-  noticeTimer = setTimeout(() => {
-    el.notice.hidden = true;
-  }, 30000);
-}
 
 // ---- drafts -------------------------------------------------------------------------------
 
