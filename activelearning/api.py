@@ -1,6 +1,7 @@
 """REST endpoints of the loop: strategies, rounds (the learning curve), training jobs."""
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -9,7 +10,7 @@ from annotations.permissions import access_project
 
 from .config import strategy_fits
 from .learners import DETECTORS, LEARNERS
-from .models import Round, SimulationRun, TrainingJob
+from .models import Disagreement, Round, SimulationRun, TrainingJob
 from .serializers import JobSerializer, RoundSerializer, SimulationRequestSerializer, SimulationSerializer
 from .services import request_round, request_simulation
 from .strategies import STRATEGIES
@@ -102,3 +103,47 @@ class SimulationDetail(APIView):
         if run is None:
             return Response({"detail": "No such simulation in this project."}, status=status.HTTP_404_NOT_FOUND)
         return Response(SimulationSerializer(run).data)
+
+
+class DisagreementList(APIView):
+    @extend_schema(responses=dict)
+    def get(self, request, project_id: int):
+        """Items whose label the model contradicts, most confident first, and the outcome counts."""
+        from .disagreements import outcome_counts
+
+        project, _ = access_project(request.user, project_id, Membership.Role.REVIEWER)
+        outcome = request.query_params.get("outcome", Disagreement.Outcome.OPEN)
+        if outcome not in Disagreement.Outcome.values:
+            raise ValidationError({"outcome": f"Use one of {', '.join(Disagreement.Outcome.values)}."})
+        rows = (
+            Disagreement.objects.filter(project=project, outcome=outcome)
+            .select_related("item", "human_class", "model_class", "round", "settled_by")[:200]
+        )
+        return Response({"counts": outcome_counts(project), "disagreements": [
+            {
+                "id": row.pk, "item": row.item_id, "text": row.item.text[:500],
+                "image": f"/api/projects/{project.pk}/items/{row.item_id}/media/" if row.item.media else None,
+                "human_label": row.human_class.key if row.human_class else None,
+                "model_label": row.model_class.key if row.model_class else None,
+                "confidence": row.confidence, "round": row.round.number if row.round else None,
+                "outcome": row.outcome, "settled_by": row.settled_by.username if row.settled_by else None,
+                "created_at": row.created_at,
+            }
+            for row in rows
+        ]})
+
+
+class SettleDisagreement(APIView):
+    @extend_schema(request=dict, responses=dict)
+    def post(self, request, project_id: int, disagreement_id: int):
+        """`outcome`: confirmed (the label stands), corrected (with `label`), or relabel
+        (back to its annotators, with an optional `reason`)."""
+        from .disagreements import settle
+
+        project, _ = access_project(request.user, project_id, Membership.Role.REVIEWER)
+        data = request.data if isinstance(request.data, dict) else {}
+        label, reason = data.get("label"), data.get("reason", "")
+        if (label is not None and not isinstance(label, str)) or not isinstance(reason, str):
+            raise ValidationError("`label` and `reason` must be text.")
+        row = settle(project, request.user, disagreement_id, str(data.get("outcome", "")), label, reason)
+        return Response({"id": row.pk, "outcome": row.outcome, "item": row.item_id})

@@ -153,3 +153,37 @@ class Prediction(models.Model):
     regions = models.JSONField(default=list, help_text="[{label, kind, geometry, confidence}], normalised.")
     score = models.FloatField(null=True, blank=True, help_text="Informativeness under the round's strategy.")
     created_at = models.DateTimeField(auto_now=True)
+
+
+class Disagreement(models.Model):
+    """A labeled item whose human label the round's model contradicts with high
+    confidence. A reviewer settles it; the outcome says whose error it was."""
+
+    class Outcome(models.TextChoices):
+        OPEN = "open", "Open"
+        CONFIRMED = "confirmed", "Label confirmed (model weakness)"
+        CORRECTED = "corrected", "Label corrected (human error)"
+        RELABEL = "relabel", "Sent for re-labeling (human error)"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="disagreements")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="disagreements")
+    round = models.ForeignKey(Round, null=True, blank=True, on_delete=models.SET_NULL, related_name="disagreements")
+    human_class = models.ForeignKey(LabelClass, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    model_class = models.ForeignKey(LabelClass, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    confidence = models.FloatField(help_text="The model's probability for its own class.")
+    detail = models.JSONField(default=dict, blank=True, help_text="For regions: the unmatched or relabelled shapes.")
+    outcome = models.CharField(max_length=12, choices=Outcome.choices, default=Outcome.OPEN)
+    settled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    settled_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-confidence", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["item"], condition=Q(outcome="open"), name="one_open_disagreement_per_item"
+            ),
+        ]
+        indexes = [models.Index(fields=["project", "outcome"], name="disagreement_outcome")]

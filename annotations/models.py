@@ -7,6 +7,8 @@ from django.db.models import Q
 from activelearning.config import default_sampling, default_stopping, default_training
 from activelearning.strategies import strategy_choices
 
+from .review_config import default_review
+
 HEX_COLOUR = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a colour like #1f77b4.")
 CLASS_KEY = RegexValidator(r"^[A-Za-z0-9_.-]{1,64}$", "Use letters, digits, '_', '.' or '-' (1-64 characters).")
 
@@ -94,6 +96,10 @@ class Project(models.Model):
         default=0.0, validators=[MinValueValidator(0.0), MaxValueValidator(0.5)],
         help_text="Fraction of newly imported unlabeled items set aside as the evaluation split.",
     )
+    review = models.JSONField(
+        default=default_review, blank=True,
+        help_text="Review policy, consensus quorum, gold fraction, qualification and quality thresholds.",
+    )
     labels_since_round = models.PositiveIntegerField(default=0)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -114,7 +120,16 @@ class Membership(models.Model):
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    class Qualification(models.TextChoices):
+        PENDING = "pending", "Not yet qualified"
+        PASSED = "passed", "Passed"
+        FAILED = "failed", "Failed"
+
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.ANNOTATOR)
+    qualification = models.CharField(
+        max_length=8, choices=Qualification.choices, default=Qualification.PENDING,
+        help_text="Where the project requires a qualification set, annotators label only gold items until they pass.",
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["project", "user"], name="unique_membership")]
@@ -172,11 +187,15 @@ class Item(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     final_at = models.DateTimeField(null=True, blank=True)
+    is_gold = models.BooleanField(default=False, help_text="A known answer, mixed unannounced into annotators' queues.")
+    gold_class = models.ForeignKey(LabelClass, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    gold_regions = models.JSONField(null=True, blank=True, help_text="The known regions of a gold image.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         indexes = [
             models.Index(fields=["project", "status", "split", "assigned_count"], name="item_claimable"),
+            models.Index(fields=["project", "is_gold"], name="item_gold"),
         ]
 
 
@@ -189,6 +208,7 @@ class Assignment(models.Model):
         SKIPPED = "skipped", "Skipped"
         RELEASED = "released", "Released"
         EXPIRED = "expired", "Expired"
+        RETURNED = "returned", "Sent back by a reviewer"
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="assignments")
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="assignments")
@@ -200,6 +220,7 @@ class Assignment(models.Model):
     rank = models.PositiveIntegerField(null=True, blank=True)
     hint_class = models.ForeignKey(LabelClass, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     hint_confidence = models.FloatField(null=True, blank=True)
+    is_gold = models.BooleanField(default=False, help_text="A gold check: it does not count toward the item's overlap.")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["item", "annotator"], name="unique_assignment")]
@@ -228,10 +249,26 @@ class Annotation(models.Model):
         LabelClass, null=True, blank=True, on_delete=models.PROTECT, related_name="annotations",
         help_text="The class of a classification; empty when the answer is a set of regions.",
     )
+    class Review(models.TextChoices):
+        NONE = "none", "Not reviewed"
+        PENDING = "pending", "Awaiting review"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Sent back"
+
     source = models.CharField(max_length=8, choices=Source.choices, default=Source.HUMAN)
     client_id = models.UUIDField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    review_status = models.CharField(max_length=8, choices=Review.choices, default=Review.NONE)
+    review_reason = models.TextField(blank=True, default="", help_text="Why a reviewer sent the answer back.")
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    gold_score = models.FloatField(
+        null=True, blank=True, help_text="On a gold item: 1/0 for a class, F1 of the matched regions for shapes."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         constraints = [
@@ -242,7 +279,10 @@ class Annotation(models.Model):
                 fields=["item", "annotator"], condition=Q(annotator__isnull=False), name="one_answer_per_annotator"
             ),
         ]
-        indexes = [models.Index(fields=["project", "created_at"], name="annotation_recent")]
+        indexes = [
+            models.Index(fields=["project", "created_at"], name="annotation_recent"),
+            models.Index(fields=["project", "review_status"], name="annotation_review"),
+        ]
 
 
 class Region(models.Model):
@@ -264,3 +304,86 @@ class Region(models.Model):
 
     class Meta:
         ordering = ["annotation", "order", "id"]
+
+
+class Consensus(models.Model):
+    """The item's agreed answer when several annotators label it, and how it was reached.
+    Export and training read `label_class` (through Item.final_class) and `regions`."""
+
+    class Method(models.TextChoices):
+        SINGLE = "single", "One answer"
+        MAJORITY = "majority", "Majority vote"
+        REGION_VOTE = "region_vote", "Regions matched by IoU, kept by majority"
+        REVIEWER = "reviewer", "Decided by a reviewer"
+
+    class Status(models.TextChoices):
+        AGREED = "agreed", "Agreed"
+        TIE = "tie", "Tie: a reviewer decides"
+        BELOW_QUORUM = "below_quorum", "Too few answers: a reviewer decides"
+        REVIEWED = "reviewed", "Decided by a reviewer"
+
+    item = models.OneToOneField(Item, on_delete=models.CASCADE, related_name="consensus")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    method = models.CharField(max_length=16, choices=Method.choices)
+    status = models.CharField(max_length=16, choices=Status.choices)
+    label_class = models.ForeignKey(LabelClass, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    regions = models.JSONField(default=list, blank=True, help_text="Merged regions: label key, kind, geometry, support.")
+    votes = models.JSONField(default=dict, blank=True, help_text="Answers per class key.")
+    annotators = models.PositiveSmallIntegerField(default=0)
+    agreement = models.FloatField(null=True, blank=True, help_text="Share of answers that agree with the consensus.")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["project", "status"], name="consensus_status"),
+            models.Index(fields=["project", "agreement"], name="consensus_agreement"),
+        ]
+
+
+class ItemEvent(models.Model):
+    """One step in an item's history: a submission, a review decision, a comment."""
+
+    class Action(models.TextChoices):
+        SUBMITTED = "submitted", "Submitted"
+        RESUBMITTED = "resubmitted", "Fixed and resubmitted"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Sent back"
+        CORRECTED = "corrected", "Corrected and approved"
+        DECIDED = "decided", "Consensus decided by a reviewer"
+        COMMENTED = "commented", "Commented"
+        RESOLVED = "resolved", "Question resolved"
+        DISAGREEMENT = "disagreement", "Model-label disagreement settled"
+        GOLD = "gold", "Gold answer set"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="events")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    action = models.CharField(max_length=16, choices=Action.choices)
+    annotation = models.ForeignKey(Annotation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    detail = models.JSONField(default=dict, blank=True, help_text="What changed: reason, before and after.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["item", "created_at", "id"]
+
+
+class Comment(models.Model):
+    """A threaded comment on an item; a thread's first comment carries `resolved`."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="comments")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="comments")
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="replies")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    body = models.TextField()
+    resolved = models.BooleanField(default=False)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["project", "parent", "resolved"], name="comment_open")]

@@ -14,7 +14,7 @@ from activelearning.strategies import strategy_choices
 
 from .formats.tabular import FORMATS
 from .importing import SPLITS
-from .models import Assignment, LabelClass, Membership, Project
+from .models import Annotation, Assignment, LabelClass, Membership, Project
 
 
 class LabelClassSerializer(serializers.ModelSerializer):
@@ -56,8 +56,14 @@ class ProjectSerializer(serializers.ModelSerializer):
         fields = [
             "id", "name", "description", "kind", "ontology", "overlap", "retrain_every", "batch_size",
             "strategy", "learner", "sampling", "stopping", "training", "eval_fraction", "created_at", "classes", "role",
+            "review",
         ]
         read_only_fields = ["ontology", "created_at"]
+
+    review = serializers.JSONField(
+        required=False, help_text="Review policy, consensus quorum, gold fraction, qualification, quality thresholds; "
+        "the settings sent replace those stored, the rest keep their values.",
+    )
 
     training = serializers.JSONField(required=False, help_text="Detector training settings (image projects).")
 
@@ -94,6 +100,8 @@ class ProjectSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError(
                 {"strategy": [f"The strategy {attrs['strategy']!r} does not apply to a {kind} project."]}
             )
+        if "review" in attrs:
+            attrs["review"] = self._review(attrs["review"])
         if "sampling" in attrs or "strategy" in attrs:
             instance = self.instance
             strategy = attrs.get("strategy", instance.strategy if instance else "least_confidence")
@@ -104,6 +112,20 @@ class ProjectSerializer(serializers.ModelSerializer):
             except ConfigError as exc:
                 raise serializers.ValidationError({"sampling": [str(exc)]}) from exc
         return attrs
+
+    def _review(self, value):
+        from .review_config import ReviewConfigError, validate_review
+
+        if isinstance(value, dict) and self.instance is not None:
+            stored = self.instance.review or {}
+            merged = {**stored, **value}
+            if isinstance(value.get("qualification"), dict):
+                merged["qualification"] = {**stored.get("qualification", {}), **value["qualification"]}
+            value = merged
+        try:
+            return validate_review(value)
+        except ReviewConfigError as exc:
+            raise serializers.ValidationError({"review": [str(exc)]}) from exc
 
     def get_classes(self, project) -> list[dict]:
         return LabelClassSerializer(project.ontology.classes.all(), many=True).data
@@ -144,9 +166,23 @@ class TaskSerializer(serializers.ModelSerializer):
         model = Assignment
         fields = [
             "id", "item", "text", "split", "status", "expires_at", "model_version", "rank", "hint", "image", "suggestions",
+            "returned",
         ]
 
     suggestions = serializers.SerializerMethodField()
+    returned = serializers.SerializerMethodField()
+
+    def get_returned(self, assignment) -> dict | None:
+        """For an answer a reviewer sent back: why, and what the annotator answered before."""
+        if assignment.status != Assignment.Status.RETURNED:
+            return None
+        from .review import answer_snapshot
+
+        annotation = Annotation.objects.filter(item_id=assignment.item_id, annotator_id=assignment.annotator_id).first()
+        if annotation is None:
+            return None
+        reviewer = annotation.reviewed_by.username if annotation.reviewed_by_id else None
+        return {"reason": annotation.review_reason, "reviewer": reviewer, "answer": answer_snapshot(annotation)}
 
     def get_suggestions(self, assignment) -> dict | None:
         """The latest model's regions for this image, to accept, adjust or delete."""

@@ -5,7 +5,6 @@ so overlap holds on SQLite (where `select_for_update` does nothing) as on Postgr
 """
 import random
 import uuid
-from collections import Counter
 from datetime import timedelta
 
 from django.conf import settings
@@ -18,7 +17,7 @@ from activelearning.models import QueueEntry
 
 from .errors import InvalidInput, ItemGone, NotAssigned, UnknownClass
 from .events import publish_on_commit
-from .models import Annotation, Assignment, Item, LabelClass, Project
+from .models import Annotation, Assignment, Item, ItemEvent, LabelClass, Project
 
 CANDIDATES_PER_TRY = 20
 
@@ -32,15 +31,16 @@ def release_expired_claims(project: Project) -> int:
     expired = list(
         Assignment.objects.filter(
             project=project, status=Assignment.Status.ACTIVE, expires_at__lt=timezone.now()
-        ).values_list("pk", "item_id")[:500]
+        ).values_list("pk", "item_id", "is_gold")[:500]
     )
     released = 0
-    for assignment_id, item_id in expired:
+    for assignment_id, item_id, is_gold in expired:
         with transaction.atomic():
             if Assignment.objects.filter(pk=assignment_id, status=Assignment.Status.ACTIVE).update(
                 status=Assignment.Status.EXPIRED
             ):
-                Item.objects.filter(pk=item_id, assigned_count__gt=0).update(assigned_count=F("assigned_count") - 1)
+                if not is_gold:
+                    Item.objects.filter(pk=item_id, assigned_count__gt=0).update(assigned_count=F("assigned_count") - 1)
                 released += 1
     return released
 
@@ -51,7 +51,10 @@ def _not_mine(user: User):
         Assignment.objects.filter(
             item=OuterRef("pk"),
             annotator=user,
-            status__in=[Assignment.Status.ACTIVE, Assignment.Status.SUBMITTED, Assignment.Status.SKIPPED],
+            status__in=[
+                Assignment.Status.ACTIVE, Assignment.Status.SUBMITTED, Assignment.Status.SKIPPED,
+                Assignment.Status.RETURNED,
+            ],
         )
     )
 
@@ -111,12 +114,23 @@ def _try_claim(user: User, project: Project, item_id: int, entry: QueueEntry | N
 def claim_tasks(user: User, project: Project, want: int = 2) -> list[Assignment]:
     """The user's live claims, topped up to `want` (the current item and the next,
     so the page never waits between items)."""
+    from .gold import claim_gold, gold_turn, qualification_gate
+
     want = max(1, min(want, 10))
     release_expired_claims(project)
-    held = list(_active_claims(user, project))
+    held = list(_returned_claims(user, project)) + list(_active_claims(user, project))
+    if qualification_gate(user, project):
+        while len(held) < want and (gold := claim_gold(user, project, qualification=True)) is not None:
+            held.append(gold)
+        return held
     seen: set[int] = set()
-    for item_id, entry in _candidates(user, project):
-        if len(held) >= want:
+    candidates = _candidates(user, project)
+    while len(held) < want:
+        if gold_turn(user, project) and (gold := claim_gold(user, project)) is not None:
+            held.append(gold)
+            continue
+        item_id, entry = next(candidates, (None, None))
+        if item_id is None:
             break
         if item_id in seen:
             continue
@@ -125,6 +139,15 @@ def claim_tasks(user: User, project: Project, want: int = 2) -> list[Assignment]
         if assignment is not None:
             held.append(assignment)
     return held
+
+
+def _returned_claims(user: User, project: Project):
+    """Answers a reviewer sent back: the annotator fixes these before new work."""
+    return (
+        Assignment.objects.filter(project=project, annotator=user, status=Assignment.Status.RETURNED)
+        .select_related("item", "hint_class", "annotation")
+        .order_by("pk")
+    )
 
 
 def _active_claims(user: User, project: Project):
@@ -145,9 +168,10 @@ def release_claims(user: User, project: Project, keep: list[int]) -> int:
             if Assignment.objects.filter(pk=assignment.pk, status=Assignment.Status.ACTIVE).update(
                 status=Assignment.Status.RELEASED
             ):
-                Item.objects.filter(pk=assignment.item_id, assigned_count__gt=0).update(
-                    assigned_count=F("assigned_count") - 1
-                )
+                if not assignment.is_gold:
+                    Item.objects.filter(pk=assignment.item_id, assigned_count__gt=0).update(
+                        assigned_count=F("assigned_count") - 1
+                    )
                 released += 1
     return released
 
@@ -161,20 +185,10 @@ def resolve_class(project: Project, key: str) -> LabelClass:
 
 
 def _settle_item(item: Item, project: Project) -> None:
-    """Once `overlap` answers are in, the majority becomes the item's final label."""
-    answers = list(
-        Annotation.objects.filter(item=item).order_by("created_at").values_list("label_class_id", "annotator_id", "created_at")
-    )
-    human = [a for a in answers if a[1] is not None]
-    if len(human) < project.overlap and len(answers) == len(human):
-        Item.objects.filter(pk=item.pk).update(status=Item.Status.UNLABELED, final_class=None, final_annotator=None, final_at=None)
-        return
-    counts = Counter(label for label, _, _ in answers)
-    winner, _ = counts.most_common(1)[0]
-    last = [a for a in answers if a[0] == winner][-1]
-    Item.objects.filter(pk=item.pk).update(
-        status=Item.Status.LABELED, final_class_id=winner, final_annotator_id=last[1], final_at=last[2]
-    )
+    from .review import review_low_agreement
+    from .settling import settle_item
+
+    review_low_agreement(project, settle_item(item, project))
 
 
 def submit_annotation(
@@ -206,6 +220,9 @@ def submit_annotation(
         if not label_key:
             raise InvalidInput("Send `label`: the key of the class you chose.")
         label, clean_regions = resolve_class(project, label_key), []
+    returned = Assignment.objects.filter(item=item, annotator=user, status=Assignment.Status.RETURNED).first()
+    if returned is not None:
+        return _resubmit(user, project, item, returned, label, clean_regions, client_id, duration_ms), True
     try:
         with transaction.atomic():
             assignment = _take_assignment_for_submit(user, project, item)
@@ -219,8 +236,19 @@ def submit_annotation(
                 duration_ms=duration_ms,
             )
             create_regions(annotation, clean_regions)
-            _settle_item(item, project)
-            _count_label_for_training(project)
+            if assignment.is_gold:
+                from .gold import score_gold_answer
+
+                score_gold_answer(project, item, annotation)
+            else:
+                _settle_item(item, project)
+                _count_label_for_training(project)
+                from .review import review_on_submit
+
+                review_on_submit(project, annotation, user)
+            ItemEvent.objects.create(
+                project=project, item=item, actor=user, action=ItemEvent.Action.SUBMITTED, annotation=annotation
+            )
     except IntegrityError:
         if client_id is not None:
             existing = Annotation.objects.filter(annotator=user, client_id=client_id).first()
@@ -229,6 +257,37 @@ def submit_annotation(
         raise NotAssigned("You have already answered this item.", item=item_id) from None
     publish_on_commit(project.pk, "progress.changed")
     return annotation, True
+
+
+def _resubmit(user, project, item, assignment, label, clean_regions, client_id, duration_ms) -> Annotation:
+    """The annotator's fix of an answer a reviewer sent back: it replaces the answer and
+    goes back to review."""
+    from .regions import create_regions
+    from .review import answer_snapshot, record
+
+    with transaction.atomic():
+        if not Assignment.objects.filter(pk=assignment.pk, status=Assignment.Status.RETURNED).update(
+            status=Assignment.Status.SUBMITTED
+        ):
+            raise NotAssigned("This fix was just submitted from another tab.", item=item.pk)
+        annotation = Annotation.objects.select_related("label_class", "project").get(item=item, annotator=user)
+        before = answer_snapshot(annotation)
+        annotation.label_class = label
+        annotation.review_status = Annotation.Review.PENDING
+        if client_id is not None:
+            annotation.client_id = client_id
+        if duration_ms is not None:
+            annotation.duration_ms = duration_ms
+        annotation.save(update_fields=["label_class", "review_status", "client_id", "duration_ms", "updated_at"])
+        if project.has_regions:
+            annotation.regions.all().delete()
+            create_regions(annotation, clean_regions)
+        record(item, user, ItemEvent.Action.RESUBMITTED, annotation, before=before, after=answer_snapshot(annotation),
+               reason=annotation.review_reason)
+        _settle_item(item, project)
+    publish_on_commit(project.pk, "review.changed", item=item.pk)
+    publish_on_commit(project.pk, "progress.changed")
+    return annotation
 
 
 def _take_assignment_for_submit(user: User, project: Project, item: Item) -> Assignment:
@@ -242,6 +301,9 @@ def _take_assignment_for_submit(user: User, project: Project, item: Item) -> Ass
             status=Assignment.Status.SUBMITTED
         ):
             raise NotAssigned("This item was just submitted from another tab.", item=item.pk)
+        return assignment
+    if assignment.is_gold:
+        Assignment.objects.filter(pk=assignment.pk).update(status=Assignment.Status.SUBMITTED)
         return assignment
     # A lapsed, released or skipped claim: take the item back if it is still free,
     # so a slow annotator loses nothing.
@@ -272,7 +334,10 @@ def skip_item(user: User, project: Project, assignment_id: int) -> Assignment:
             status=Assignment.Status.SKIPPED
         ):
             raise NotAssigned("Only a task you hold open can be skipped.")
-        Item.objects.filter(pk=assignment.item_id, assigned_count__gt=0).update(assigned_count=F("assigned_count") - 1)
+        if not assignment.is_gold:
+            Item.objects.filter(pk=assignment.item_id, assigned_count__gt=0).update(
+                assigned_count=F("assigned_count") - 1
+            )
     assignment.status = Assignment.Status.SKIPPED
     return assignment
 
@@ -288,6 +353,9 @@ def undo_last_submit(user: User, project: Project) -> Assignment:
         )
         if annotation is None:
             raise InvalidInput("There is no answer of yours to undo in this project.")
+        from .review import guard_annotator_edit
+
+        guard_annotator_edit(annotation)
         assignment = Assignment.objects.filter(item=annotation.item, annotator=user).first()
         item = annotation.item
         annotation.delete()

@@ -3,7 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from activelearning import api as al_api
-from annotations import api, api_media
+from annotations import api, api_media, api_review
 
 project = "api/projects/<int:project_id>/"
 
@@ -33,6 +33,25 @@ api_patterns = [
     path(project + "jobs/", al_api.JobList.as_view(), name="api-jobs"),
     path(project + "simulations/", al_api.SimulationList.as_view(), name="api-simulations"),
     path(project + "simulations/<int:simulation_id>/", al_api.SimulationDetail.as_view(), name="api-simulation"),
+    path(project + "review/queue/", api_review.ReviewQueue.as_view(), name="api-review-queue"),
+    path(project + "review/items/<int:item_id>/", api_review.ReviewItem.as_view(), name="api-review-item"),
+    path(project + "annotations/<int:annotation_id>/approve/", api_review.ApproveAnswer.as_view(), name="api-approve"),
+    path(project + "annotations/<int:annotation_id>/reject/", api_review.RejectAnswer.as_view(), name="api-reject"),
+    path(project + "annotations/<int:annotation_id>/correct/", api_review.CorrectAnswer.as_view(), name="api-correct"),
+    path(project + "items/<int:item_id>/decide/", api_review.DecideItem.as_view(), name="api-decide"),
+    path(project + "items/<int:item_id>/history/", api_review.ItemHistory.as_view(), name="api-item-history"),
+    path(project + "items/<int:item_id>/comments/", api_review.ItemComments.as_view(), name="api-item-comments"),
+    path(project + "comments/<int:comment_id>/resolve/", api_review.ResolveComment.as_view(), name="api-resolve"),
+    path(project + "questions/", api_review.OpenQuestions.as_view(), name="api-questions"),
+    path(project + "agreement/", api_review.Agreement.as_view(), name="api-agreement"),
+    path(project + "quality/", api_review.AnnotatorQuality.as_view(), name="api-quality"),
+    path(project + "gold/", api_review.GoldList.as_view(), name="api-gold"),
+    path(project + "items/<int:item_id>/gold/", api_review.GoldItem.as_view(), name="api-item-gold"),
+    path(project + "members/<int:member_id>/qualification/reset/", api_review.ResetQualification.as_view(),
+         name="api-qualification-reset"),
+    path(project + "disagreements/", al_api.DisagreementList.as_view(), name="api-disagreements"),
+    path(project + "disagreements/<int:disagreement_id>/settle/", al_api.SettleDisagreement.as_view(),
+         name="api-settle-disagreement"),
     path("api/strategies/", al_api.StrategyList.as_view(), name="api-strategies"),
     path("api/learners/", al_api.LearnerList.as_view(), name="api-learners"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

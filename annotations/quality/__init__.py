@@ -1,0 +1,1 @@
+"""Annotation quality: agreement between annotators, gold checks and consensus; no Django."""
