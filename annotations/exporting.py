@@ -7,7 +7,10 @@ from collections.abc import Iterator
 from .models import Item, Project
 
 EXPORT_FORMATS = {"csv": "text/csv", "jsonl": "application/x-ndjson"}
-FIELDS = ["item_id", "external_id", "text", "label", "label_name", "split", "annotator", "labeled_at"]
+FIELDS = [
+    "item_id", "external_id", "text", "label", "label_name", "split", "annotator", "labeled_at",
+    "consensus", "agreement",
+]
 
 
 def export_records(project: Project, include_unlabeled: bool = False) -> Iterator[dict]:
@@ -16,9 +19,11 @@ def export_records(project: Project, include_unlabeled: bool = False) -> Iterato
         items = items.filter(status=Item.Status.LABELED)
     rows = items.order_by("pk").values_list(
         "pk", "external_id", "text", "final_class__key", "final_class__name", "split",
-        "final_annotator__username", "final_at",
+        "final_annotator__username", "final_at", "consensus__method", "consensus__agreement",
     )
-    for pk, external_id, text, key, name, split, annotator, labeled_at in rows.iterator(chunk_size=5000):
+    for pk, external_id, text, key, name, split, annotator, labeled_at, method, agreement in rows.iterator(
+        chunk_size=5000
+    ):
         yield {
             "item_id": pk,
             "external_id": external_id,
@@ -28,6 +33,8 @@ def export_records(project: Project, include_unlabeled: bool = False) -> Iterato
             "split": split,
             "annotator": annotator,
             "labeled_at": labeled_at.isoformat() if labeled_at else None,
+            "consensus": method,
+            "agreement": agreement,
         }
 
 

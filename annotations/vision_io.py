@@ -25,7 +25,7 @@ from .formats.voc import read_voc, write_voc
 from .formats.yolo import read_yolo, write_yolo
 from .geometry import GeometryError, validate_geometry
 from .media import IMAGE_SUFFIXES, NotAnImage, decode_image, save_images, zip_members
-from .models import Annotation, Item, LabelClass, Project, Region
+from .models import Annotation, Consensus, Item, LabelClass, Project, Region
 
 VISION_EXPORTS = {"coco": "application/json", "yolo": "application/zip", "voc": "application/zip"}
 IMPORT_TARGETS = ("annotations", "eval", "predictions")
@@ -35,14 +35,17 @@ IMPORT_TARGETS = ("annotations", "eval", "predictions")
 
 
 def project_dataset(project: Project) -> Dataset:
-    """Every labeled image with the regions of its latest answer, normalised. Classes are
+    """Every labeled image with its regions, normalised: the merged consensus regions
+    where several annotators labeled it, else its latest counted answer. Classes are
     written by name (what COCO and YOLO users read), by key where two share a name."""
     ontology = list(LabelClass.objects.filter(ontology_id=project.ontology_id).values_list("pk", "key", "name"))
     names = [name for _, _, name in ontology]
     shown = {pk: (name if names.count(name) == 1 else key) for pk, key, name in ontology}
+    shown_by_key = {key: shown[pk] for pk, key, _ in ontology}
     classes = [shown[pk] for pk, _, _ in ontology]
     latest = (
-        Annotation.objects.filter(item__project=project, item__status=Item.Status.LABELED)
+        Annotation.objects.filter(item__project=project, item__status=Item.Status.LABELED, gold_score__isnull=True)
+        .exclude(review_status=Annotation.Review.REJECTED)
         .values("item_id").annotate(last=Max("pk")).values_list("last", flat=True)
     )
     regions_by_annotation: dict[int, list] = {}
@@ -51,14 +54,28 @@ def project_dataset(project: Project) -> Dataset:
             geometry_to_region(shown[region.label_class_id], region.kind, region.geometry, score=region.model_confidence)
         )
     answer_of = dict(Annotation.objects.filter(pk__in=list(latest)).values_list("item_id", "pk"))
+    merged = _consensus_regions(project, shown_by_key)
     images = []
     items = Item.objects.filter(project=project, status=Item.Status.LABELED).exclude(media="").order_by("pk")
     for item in items.iterator(chunk_size=2000):
+        regions = merged.get(item.pk)
+        if regions is None:
+            regions = regions_by_annotation.get(answer_of.get(item.pk), [])
         images.append(ImageRecord(
-            file_name=export_name(item), width=item.width, height=item.height,
-            regions=regions_by_annotation.get(answer_of.get(item.pk), []), path=item.media.path,
+            file_name=export_name(item), width=item.width, height=item.height, regions=regions, path=item.media.path,
         ))
     return Dataset(classes=classes, images=images)
+
+
+def _consensus_regions(project: Project, shown_by_key: dict[str, str]) -> dict[int, list]:
+    """The merged regions of items settled by region vote (overlap above one)."""
+    if project.overlap <= 1:
+        return {}
+    rows = Consensus.objects.filter(project=project, method=Consensus.Method.REGION_VOTE).values_list("item_id", "regions")
+    return {
+        item_id: [geometry_to_region(shown_by_key.get(r["label"], r["label"]), r["kind"], r["geometry"]) for r in regions]
+        for item_id, regions in rows
+    }
 
 
 def export_name(item: Item) -> str:
