@@ -66,6 +66,70 @@ def find_disagreements(project: Project, round_: Round, model, train_X, train: n
     return _record(project, round_, train[rows, 0], labels[rows], predicted, confidence)
 
 
+MAX_REGION_IMAGES = 500
+REGION_IOU = 0.5
+
+
+def region_contradictions(human: list, predicted: list, width: int, height: int) -> list[dict]:
+    """The model's confident shapes that no human shape covers (a missed object) or that
+    cover one with another class (a wrong class). Both lists hold formats.regions.Region."""
+    from annotations.geometry import match_regions
+
+    matches = match_regions(human, predicted, REGION_IOU, width=width, height=height)
+    matched = {m.b: m for m in matches}
+    found = []
+    for index, region in enumerate(predicted):
+        match = matched.get(index)
+        if match is None:
+            found.append({"problem": "missed", "model_label": region.label, "human_label": None,
+                          "box": list(region.box), "confidence": region.score})
+        elif human[match.a].label != region.label:
+            found.append({"problem": "class", "model_label": region.label, "human_label": human[match.a].label,
+                          "box": list(region.box), "iou": match.iou, "confidence": region.score})
+    return found
+
+
+def find_region_disagreements(project: Project, round_: Round, learner, records, class_names: list[str]) -> int:
+    """Record disagreements on labeled images of a detection or segmentation project."""
+    from annotations.formats.regions import Region
+
+    if learner is None or not records:
+        return 0
+    threshold = float((project.review or {}).get("disagreement_confidence", 0.9))
+    records = list(records)[-MAX_REGION_IMAGES:]
+    predictions = learner.predict([record.path for record in records], conf=threshold)
+    classes = list(LabelClass.objects.filter(ontology_id=project.ontology_id).order_by("order", "pk"))
+    by_name = dict(zip(class_names, classes))
+    rows = []
+    for record, objects in zip(records, predictions):
+        predicted = [Region(label=class_names[o["label"]], kind="box", box=tuple(o["box"]), score=o["confidence"])
+                     for o in objects if o["label"] < len(class_names)]
+        human = [Region(label=r.label, kind="box", box=tuple(r.box)) for r in record.regions]
+        found = region_contradictions(human, predicted, record.width, record.height)
+        if not found:
+            continue
+        worst = max(found, key=lambda f: f["confidence"])
+        rows.append((int(record.file_name.split("_", 1)[0]), by_name.get(worst["human_label"]),
+                     by_name.get(worst["model_label"]), worst["confidence"], found))
+    fresh = [
+        Disagreement(project=project, item_id=item_id, round=round_, human_class=human, model_class=model,
+                     confidence=float(confidence), detail={"shapes": found})
+        for item_id, human, model, confidence, found in rows
+        if not Disagreement.objects.filter(item_id=item_id).exists()
+    ]
+    Disagreement.objects.bulk_create(fresh, ignore_conflicts=True)
+    _review_disagreeing(project, fresh)
+    return len(fresh)
+
+
+def _review_disagreeing(project: Project, fresh: list) -> None:
+    if (project.review or {}).get("policy") == "disagreements":
+        from annotations.review import send_item_to_review
+
+        for entry in fresh:
+            send_item_to_review(Item(pk=entry.item_id))
+
+
 def _record(project, round_, item_ids, human, predicted, confidence) -> int:
     settled = set(
         Disagreement.objects.filter(project=project, item_id__in=item_ids.tolist())
@@ -81,11 +145,7 @@ def _record(project, round_, item_ids, human, predicted, confidence) -> int:
         if int(item) not in open_items and (int(item), int(label)) not in settled
     ]
     Disagreement.objects.bulk_create(fresh, ignore_conflicts=True)
-    if (project.review or {}).get("policy") == "disagreements":
-        from annotations.review import send_item_to_review
-
-        for entry in fresh:
-            send_item_to_review(Item(pk=entry.item_id))
+    _review_disagreeing(project, fresh)
     return len(fresh)
 
 
@@ -112,7 +172,9 @@ def settle(project: Project, reviewer: User, disagreement_id: int, outcome: str,
             outcome=outcome, settled_by=reviewer, settled_at=timezone.now()
         ):
             raise Conflict("Another reviewer settled this disagreement just now; reload it.")
-        if outcome == Disagreement.Outcome.CORRECTED:
+        if outcome == Disagreement.Outcome.CORRECTED and project.has_regions:
+            pass  # the reviewer fixed the shapes through the review page's correct action
+        elif outcome == Disagreement.Outcome.CORRECTED:
             if not label_key:
                 raise InvalidInput("Send `label`: the class the item should have.")
             if project.overlap > 1 or len(answers) != 1:

@@ -15,6 +15,7 @@ from annotations.models import Item, LabelClass, Project
 
 from . import engine
 from .config import ConfigError, strategy_params, target_ratios_by_id, validate_sampling
+from .disagreements import find_disagreements
 from .drift import drift_report
 from .features import ProjectMatrix
 from .models import ModelVersion, QueueEntry, Round
@@ -64,7 +65,8 @@ def fit_score_select(project: Project, progress) -> Round:
     evaluation = _pairs(labeled.filter(split=Item.Split.EVAL))
     candidates = np.fromiter(
         Item.objects.filter(
-            project=project, split=Item.Split.POOL, status=Item.Status.UNLABELED, assigned_count__lt=project.overlap
+            project=project, split=Item.Split.POOL, status=Item.Status.UNLABELED, assigned_count__lt=project.overlap,
+            is_gold=False,
         ).order_by("pk").values_list("pk", flat=True).iterator(chunk_size=20000),
         dtype=np.int64,
     )
@@ -103,7 +105,15 @@ def fit_score_select(project: Project, progress) -> Round:
     timings = {"features_s": round(features_s, 4), **outcome.timings}
     kappa = engine.stability_kappa(_previous_stop_predictions(project, stop_ids), outcome.stop_predictions)
     drift = _drift(project, outcome, candidates, problem)
-    return _write(project, outcome, candidates, train, learner, strategy, sampling, timings, kappa, drift, stop_ids)
+    round_ = _write(project, outcome, candidates, train, learner, strategy, sampling, timings, kappa, drift, stop_ids)
+    started = time.perf_counter()
+    found = find_disagreements(project, round_, outcome.model, problem.train_X, train, learner)
+    Round.objects.filter(pk=round_.pk).update(
+        timings={**timings, "disagreements_s": round(time.perf_counter() - started, 4)},
+        details={**round_.details, "disagreements": found},
+    )
+    round_.refresh_from_db()
+    return round_
 
 
 def _drift(project: Project, outcome: engine.Outcome, candidates: np.ndarray, problem: engine.Problem) -> dict:

@@ -24,6 +24,7 @@ from annotations.vision_io import project_dataset
 
 from . import vision_engine
 from .config import validate_training
+from .disagreements import find_region_disagreements
 from .features import image_pixels
 from .learners import DETECTORS
 from .models import ModelVersion, Prediction, QueueEntry, Round
@@ -39,7 +40,7 @@ def detection_round(project: Project, progress) -> Round:
     eval_records = [r for r in dataset.images if int(r.file_name.split("_", 1)[0]) in eval_ids]
     candidates = list(
         Item.objects.filter(project=project, split=Item.Split.POOL, status=Item.Status.UNLABELED,
-                            assigned_count__lt=project.overlap).exclude(media="").order_by("pk")
+                            assigned_count__lt=project.overlap, is_gold=False).exclude(media="").order_by("pk")
         .values_list("pk", "media")
     )
     pool_records = [ImageRecord(file_name=str(media), width=0, height=0, path=str(Path(settings.MEDIA_ROOT) / media))
@@ -70,8 +71,17 @@ def detection_round(project: Project, progress) -> Round:
         run_name=f"round-{number}", config_dir=Path(settings.MODEL_DIR) / "ultralytics", embeddings=embeddings,
         target_ratios=target_ratios, progress=progress,
     )
-    return _write(project, number, outcome.learner, outcome.metrics, outcome.strategy, outcome.note, candidates,
-                  outcome.predictions, outcome.selection, dict(outcome.timings), len(train_records), training)
+    round_ = _write(project, number, outcome.learner, outcome.metrics, outcome.strategy, outcome.note, candidates,
+                    outcome.predictions, outcome.selection, dict(outcome.timings), len(train_records), training)
+    round_.refresh_from_db()
+    started = time.perf_counter()
+    found = find_region_disagreements(project, round_, outcome.learner, train_records, dataset.classes)
+    Round.objects.filter(pk=round_.pk).update(
+        timings={**round_.timings, "disagreements_s": round(time.perf_counter() - started, 4)},
+        details={**round_.details, "disagreements": found},
+    )
+    round_.refresh_from_db()
+    return round_
 
 
 def _write(project, number, learner, metrics, strategy, note, candidates, predictions, selection, timings,

@@ -60,7 +60,9 @@ def _not_mine(user: User):
 
 
 def _claimable(project: Project):
-    return Item.objects.filter(project=project, status=Item.Status.UNLABELED, assigned_count__lt=project.overlap)
+    return Item.objects.filter(
+        project=project, status=Item.Status.UNLABELED, assigned_count__lt=project.overlap, is_gold=False
+    )
 
 
 def _candidates(user: User, project: Project):
@@ -92,7 +94,7 @@ def _candidates(user: User, project: Project):
 def _try_claim(user: User, project: Project, item_id: int, entry: QueueEntry | None) -> Assignment | None:
     with transaction.atomic():
         taken = Item.objects.filter(
-            pk=item_id, status=Item.Status.UNLABELED, assigned_count__lt=project.overlap
+            pk=item_id, status=Item.Status.UNLABELED, assigned_count__lt=project.overlap, is_gold=False
         ).update(assigned_count=F("assigned_count") + 1)
         if not taken:
             return None

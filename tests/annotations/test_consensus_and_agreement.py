@@ -129,3 +129,31 @@ def test_boxes_of_three_annotators_merge_by_iou_into_the_coco_export(db, setting
     coco = json.loads(body)
     assert len(coco["annotations"]) == 2
     assert sorted(a["bbox"][0] for a in coco["annotations"]) == pytest.approx([100 * 0.32 / 3, 60.5], rel=1e-6)
+
+
+def test_a_gold_image_scores_an_answer_by_the_f1_of_its_matched_boxes(db):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from annotations.models import Annotation
+
+    annotator, boss = make_user("spotter"), make_user("boss")
+    project = make_project(classes=("cat", "dog"), kind=Project.Kind.DETECTION, learner="yolo_detect",
+                           members=[(annotator, "annotator"), (boss, "admin")])
+    project.review = {**project.review, "gold_fraction": 0.5}
+    project.save(update_fields=["review"])
+    client_for(boss).post(f"/api/projects/{project.pk}/images/",
+                          {"files": [SimpleUploadedFile(f"{n}.png", png()) for n in range(2)]}, format="multipart")
+    gold_item = Item.objects.filter(project=project).order_by("pk").first()
+    response = client_for(boss).post(f"/api/projects/{project.pk}/items/{gold_item.pk}/gold/",
+                                     {"regions": [box("cat", 0.1, 0.1, 0.3, 0.3)]}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["gold"]["regions"][0]["label"] == "cat"
+    client = client_for(annotator)
+    tasks = client.post(f"/api/projects/{project.pk}/tasks/claim/", {"want": 2}, format="json").json()["tasks"]
+    assert sorted(t["item"] for t in tasks) == sorted(Item.objects.filter(project=project).values_list("pk", flat=True))
+    assert Item.objects.get(pk=gold_item.pk).assigned_count == 0, "the gold image is claimed as a gold check"
+    answer = [box("cat", 0.11, 0.1, 0.3, 0.3), box("dog", 0.6, 0.6, 0.2, 0.2)]
+    stored = client.post(f"/api/projects/{project.pk}/annotations/", {"item": gold_item.pk, "regions": answer},
+                         format="json")
+    assert stored.status_code == 201, stored.content
+    assert Annotation.objects.get(item=gold_item).gold_score == pytest.approx(2 * 1 / (1 + 2))
