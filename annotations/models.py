@@ -17,6 +17,8 @@ class Ontology(models.Model):
     """A set of label classes; projects share it, so a rename shows everywhere."""
 
     name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, default="")
+    forked_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="forks")
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -32,6 +34,17 @@ class LabelClass(models.Model):
     colour = models.CharField(max_length=7, default="#1f77b4", validators=[HEX_COLOUR])
     hotkey = models.CharField(max_length=1, blank=True, default="")
     order = models.PositiveIntegerField(default=0)
+    description = models.TextField(blank=True, default="", help_text="What belongs in the class (Markdown).")
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children")
+    shapes = models.JSONField(
+        default=list, blank=True,
+        help_text="Allowed shapes among classification, box, polygon, mask; empty allows every shape of the project.",
+    )
+    attributes = models.JSONField(
+        default=list, blank=True,
+        help_text="Per-object attributes: [{key, name, type: choice|checkbox|number, options, min, max, default}].",
+    )
+    examples = models.JSONField(default=list, blank=True, help_text="Stored example images (media paths).")
 
     class Meta:
         ordering = ["order", "id"]
@@ -87,6 +100,16 @@ class Project(models.Model):
     stopping = models.JSONField(
         default=default_stopping, blank=True,
         help_text="Stopping criteria evaluated each round: target metrics, plateau, budget, stability, overfitting, drift.",
+    )
+    class Trigger(models.TextChoices):
+        LABELS = "labels", "Every N new labels"
+        SCHEDULE = "schedule", "On a schedule"
+        MANUAL = "manual", "By hand only"
+
+    retrain_trigger = models.CharField(max_length=8, choices=Trigger.choices, default=Trigger.LABELS)
+    retrain_interval_minutes = models.PositiveIntegerField(
+        default=60, validators=[MinValueValidator(1), MaxValueValidator(7 * 24 * 60)],
+        help_text="With the schedule trigger: start a round this often when new labels came in.",
     )
     training = models.JSONField(
         default=default_training, blank=True,
@@ -300,6 +323,7 @@ class Region(models.Model):
     geometry = models.JSONField()
     from_model = models.BooleanField(default=False, help_text="Accepted (maybe adjusted) from the model's suggestion.")
     model_confidence = models.FloatField(null=True, blank=True)
+    attributes = models.JSONField(default=dict, blank=True, help_text="Values of the class's per-object attributes.")
     order = models.PositiveIntegerField(default=0)
 
     class Meta:
@@ -387,3 +411,91 @@ class Comment(models.Model):
     class Meta:
         ordering = ["created_at", "id"]
         indexes = [models.Index(fields=["project", "parent", "resolved"], name="comment_open")]
+
+
+class OntologyChange(models.Model):
+    """The audit log of an ontology: who changed which class, when, before and after."""
+
+    class Action(models.TextChoices):
+        CREATE = "create", "Class created"
+        UPDATE = "update", "Class changed"
+        MERGE = "merge", "Classes merged"
+        DELETE = "delete", "Class deleted"
+        REORDER = "reorder", "Classes reordered"
+        IMPORT = "import", "Ontology imported"
+        FORK = "fork", "Ontology forked"
+
+    ontology = models.ForeignKey(Ontology, on_delete=models.CASCADE, related_name="changes")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    action = models.CharField(max_length=8, choices=Action.choices)
+    class_key = models.CharField(max_length=64, blank=True, default="")
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+
+def guide_media_path(image: "GuideImage", filename: str) -> str:
+    return f"projects/{image.project_id}/guide/{filename}"
+
+
+class Guide(models.Model):
+    """A project's labeling instructions (Markdown), shown beside the task."""
+
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="guide")
+    body = models.TextField(blank=True, default="")
+    version = models.PositiveIntegerField(default=0)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+
+class GuideRevision(models.Model):
+    """Every version the guide had, so a change can be seen and undone."""
+
+    guide = models.ForeignKey(Guide, on_delete=models.CASCADE, related_name="revisions")
+    version = models.PositiveIntegerField()
+    body = models.TextField(blank=True, default="")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="+")
+    note = models.CharField(max_length=500, blank=True, default="")
+    proposal = models.ForeignKey("GuideProposal", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-version"]
+        constraints = [models.UniqueConstraint(fields=["guide", "version"], name="unique_guide_version")]
+
+
+class GuideProposal(models.Model):
+    """An annotator's suggested edit of the guide, accepted or declined by an admin."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        ACCEPTED = "accepted", "Accepted"
+        DECLINED = "declined", "Declined"
+
+    guide = models.ForeignKey(Guide, on_delete=models.CASCADE, related_name="proposals")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    body = models.TextField()
+    note = models.CharField(max_length=500, blank=True, default="")
+    base_version = models.PositiveIntegerField()
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+
+class GuideImage(models.Model):
+    """An image embedded in the guide or a class description; served to members only."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="guide_images")
+    file = models.FileField(upload_to=guide_media_path, max_length=500)
+    name = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
