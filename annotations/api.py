@@ -61,8 +61,9 @@ class ProjectList(generics.ListCreateAPIView):
         if not self.request.user.is_staff:
             raise PermissionDenied("Only staff users create projects.")
         names = serializer.validated_data.pop("class_names", None) or ["negative", "positive"]
+        shared = serializer.validated_data.pop("share_ontology", None)
         with transaction.atomic():
-            ontology = create_ontology(serializer.validated_data["name"], names)
+            ontology = shared or create_ontology(serializer.validated_data["name"], names)
             project = serializer.save(ontology=ontology, created_by=self.request.user)
             Membership.objects.create(project=project, user=self.request.user, role=ADMIN)
 
@@ -113,7 +114,11 @@ class ClassList(generics.ListCreateAPIView):
         return context
 
     def perform_create(self, serializer):
-        serializer.save(ontology=self.project.ontology)
+        from .ontology import log, snapshot
+
+        with transaction.atomic():
+            label = serializer.save(ontology=self.project.ontology)
+            log(self.project.ontology, self.request.user, "create", label.key, after=snapshot(label))
 
 
 class ClassDetail(generics.RetrieveUpdateDestroyAPIView):
@@ -130,10 +135,20 @@ class ClassDetail(generics.RetrieveUpdateDestroyAPIView):
             context["ontology"] = self.project.ontology
         return context
 
+    def perform_update(self, serializer):
+        from .ontology import log, snapshot
+
+        before = snapshot(serializer.instance)
+        with transaction.atomic():
+            label = serializer.save()
+            after = snapshot(label)
+            if after != before:
+                log(self.project.ontology, self.request.user, "update", label.key, before=before, after=after)
+
     def perform_destroy(self, instance):
-        if Annotation.objects.filter(label_class=instance).exists() or Item.objects.filter(final_class=instance).exists():
-            raise ValidationError({"detail": f"The class {instance.name!r} is in use by annotations and cannot be deleted."})
-        instance.delete()
+        from .ontology import delete_class
+
+        delete_class(self.project.ontology, self.request.user, instance)
 
 
 class MemberList(generics.ListCreateAPIView):

@@ -3,6 +3,7 @@ is stored, so a bad shape refuses the submit with a message saying which and why
 from .errors import InvalidInput, UnknownClass
 from .geometry import GeometryError, validate_geometry
 from .models import Annotation, Item, LabelClass, Project, Region
+from .ontology import region_attributes
 
 MAX_REGIONS = 5000
 KINDS_BY_PROJECT = {
@@ -34,6 +35,12 @@ def validate_regions(project: Project, item: Item, regions: list[dict]) -> list[
         if kind not in allowed:
             names = ", ".join(sorted(allowed))
             raise InvalidInput(f"Region {number}: kind {kind!r} is not used in this project; use {names}.", region=number)
+        label = classes[key]
+        if label.shapes and kind not in label.shapes:
+            raise InvalidInput(
+                f"Region {number}: class {key!r} is drawn as {', '.join(label.shapes)}, not as a {kind}.", region=number
+            )
+        attributes = region_attributes(label, region.get("attributes"), f"Region {number}")
         try:
             geometry = validate_geometry(kind, region.get("geometry"), item.width, item.height)
         except GeometryError as exc:
@@ -44,6 +51,7 @@ def validate_regions(project: Project, item: Item, regions: list[dict]) -> list[
         clean.append({
             "label_class": classes[key], "kind": kind, "geometry": geometry,
             "from_model": bool(region.get("from_model", False)), "model_confidence": confidence, "order": number,
+            "attributes": attributes,
         })
     return clean
 
@@ -56,4 +64,5 @@ def region_payload(region: Region) -> dict:
     return {
         "label": region.label_class.key, "kind": region.kind, "geometry": region.geometry,
         "from_model": region.from_model, "model_confidence": region.model_confidence,
+        "attributes": region.attributes,
     }

@@ -14,20 +14,43 @@ from activelearning.strategies import strategy_choices
 
 from .formats.tabular import FORMATS
 from .importing import SPLITS
-from .models import Annotation, Assignment, LabelClass, Membership, Project
+from .models import Annotation, Assignment, LabelClass, Membership, Ontology, Project
 
 
 class LabelClassSerializer(serializers.ModelSerializer):
+    parent = serializers.PrimaryKeyRelatedField(
+        queryset=LabelClass.objects.all(), required=False, allow_null=True,
+        help_text="The id of the class this one nests under (same ontology).",
+    )
+    shapes = serializers.JSONField(required=False, help_text="Allowed shapes; empty allows every shape.")
+    attributes = serializers.JSONField(required=False, help_text="Per-object attributes.")
+
     class Meta:
         model = LabelClass
-        fields = ["id", "key", "name", "colour", "hotkey", "order"]
+        fields = ["id", "key", "name", "colour", "hotkey", "order", "description", "parent", "shapes", "attributes",
+                  "examples"]
+
+    examples = serializers.ListField(
+        child=serializers.CharField(max_length=500), required=False, max_length=20,
+        help_text="URLs of example images (uploaded to the project guide's images).",
+    )
 
     def validate_hotkey(self, value: str) -> str:
         if value and not (value.isalnum() and len(value) == 1):
             raise serializers.ValidationError("A hotkey is one letter or digit.")
         return value
 
+    def _domain(self, check, value, field: str):
+        from .errors import InvalidInput
+
+        try:
+            return check(value)
+        except InvalidInput as exc:
+            raise serializers.ValidationError({field: exc.message}) from exc
+
     def validate(self, attrs):
+        from .ontology import validate_attributes, validate_parent, validate_shapes
+
         ontology = self.context["ontology"]
         others = LabelClass.objects.filter(ontology=ontology)
         if self.instance is not None:
@@ -40,6 +63,12 @@ class LabelClassSerializer(serializers.ModelSerializer):
         if hotkey and others.filter(hotkey=hotkey).exists():
             clash = others.get(hotkey=hotkey)
             raise serializers.ValidationError({"hotkey": f"The hotkey {hotkey!r} is taken by {clash.name!r}."})
+        if "shapes" in attrs:
+            attrs["shapes"] = self._domain(validate_shapes, attrs["shapes"], "shapes")
+        if "attributes" in attrs:
+            attrs["attributes"] = self._domain(validate_attributes, attrs["attributes"], "attributes")
+        if attrs.get("parent") is not None and ontology is not None:
+            self._domain(lambda parent: validate_parent(self.instance, parent, ontology), attrs["parent"], "parent")
         return attrs
 
 
@@ -141,8 +170,13 @@ class ProjectCreateSerializer(ProjectSerializer):
         help_text="Names of the classes of a new ontology (for example ['negative', 'positive']).",
     )
 
+    share_ontology = serializers.PrimaryKeyRelatedField(
+        queryset=Ontology.objects.all(), write_only=True, required=False,
+        help_text="Use this existing ontology (shared with its other projects) instead of new classes.",
+    )
+
     class Meta(ProjectSerializer.Meta):
-        fields = ProjectSerializer.Meta.fields + ["class_names"]
+        fields = ProjectSerializer.Meta.fields + ["class_names", "share_ontology"]
 
 
 class MembershipSerializer(serializers.ModelSerializer):
@@ -270,3 +304,4 @@ class ItemSerializer(serializers.Serializer):
     split = serializers.CharField()
     status = serializers.CharField()
     label = serializers.CharField(source="final_class.key", default=None)
+    label_name = serializers.CharField(source="final_class.name", default=None)

@@ -3,7 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from activelearning import api as al_api
-from annotations import api, api_media, api_review
+from annotations import api, api_media, api_ontology, api_review
 
 project = "api/projects/<int:project_id>/"
 
@@ -52,6 +52,14 @@ api_patterns = [
     path(project + "disagreements/", al_api.DisagreementList.as_view(), name="api-disagreements"),
     path(project + "disagreements/<int:disagreement_id>/settle/", al_api.SettleDisagreement.as_view(),
          name="api-settle-disagreement"),
+    path(project + "ontology/", api_ontology.ProjectOntology.as_view(), name="api-ontology"),
+    path(project + "ontology/changes/", api_ontology.OntologyChanges.as_view(), name="api-ontology-changes"),
+    path(project + "ontology/merge/", api_ontology.MergeClasses.as_view(), name="api-ontology-merge"),
+    path(project + "ontology/reorder/", api_ontology.ReorderClasses.as_view(), name="api-ontology-reorder"),
+    path(project + "ontology/export/", api_ontology.ExportOntology.as_view(), name="api-ontology-export"),
+    path(project + "ontology/import/", api_ontology.ImportOntology.as_view(), name="api-ontology-import"),
+    path(project + "ontology/fork/", api_ontology.ForkOntology.as_view(), name="api-ontology-fork"),
+    path("api/ontologies/", api_ontology.OntologyList.as_view(), name="api-ontologies"),
     path("api/strategies/", al_api.StrategyList.as_view(), name="api-strategies"),
     path("api/learners/", al_api.LearnerList.as_view(), name="api-learners"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -201,7 +201,7 @@ def test_an_admin_cannot_delete_a_class_in_use(world):
     services.submit_annotation(world["annotator"], project, held.item_id, "positive")
     positive = LabelClass.objects.get(ontology=project.ontology, key="positive")
     response = client_for(world["admin"]).delete(f"/api/projects/{project.pk}/classes/{positive.pk}/")
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert "in use" in response.json()["detail"]
     assert Annotation.objects.filter(label_class=positive).exists()
 
