@@ -88,3 +88,21 @@ def request_simulation(project, config: dict, user: User | None = None) -> Simul
         run = SimulationRun.objects.create(project=project, config=dict(config), requested_by=user)
         transaction.on_commit(lambda: run_simulation_task(run.pk))
     return run
+
+
+def request_scheduled_rounds(now=None) -> list[int]:
+    """Start a round for every project on the schedule trigger whose interval has passed
+    since its last round and that has new labels since; returns their ids."""
+    from annotations.models import Project
+
+    now = now or timezone.now()
+    started = []
+    due = Project.objects.filter(retrain_trigger=Project.Trigger.SCHEDULE, labels_since_round__gt=0)
+    for project in due.only("pk", "retrain_interval_minutes"):
+        last = TrainingJob.objects.filter(project=project).order_by("-created_at").values_list("created_at", flat=True).first()
+        if last is not None and last > now - timedelta(minutes=project.retrain_interval_minutes):
+            continue
+        if Project.objects.filter(pk=project.pk, labels_since_round__gt=0).update(labels_since_round=0):
+            request_round(project.pk, reason="schedule")
+            started.append(project.pk)
+    return started

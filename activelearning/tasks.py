@@ -1,5 +1,6 @@
 """Huey task wrappers; the work itself is in jobs.py, callable without a queue."""
-from huey.contrib.djhuey import db_task, on_startup
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task, db_task, on_startup
 from threadpoolctl import threadpool_limits
 
 from . import jobs
@@ -25,3 +26,11 @@ def run_round_task(job_id: int) -> None:
 @db_task(retries=0)
 def run_simulation_task(simulation_id: int) -> None:
     jobs.run_simulation(simulation_id)
+
+
+@db_periodic_task(crontab(minute="*"))
+def scheduled_rounds_task() -> None:
+    """Once a minute: rounds for projects that retrain on a schedule."""
+    from .services import request_scheduled_rounds
+
+    request_scheduled_rounds()

@@ -83,7 +83,8 @@ class ProjectSerializer(serializers.ModelSerializer):
     class Meta:
         model = Project
         fields = [
-            "id", "name", "description", "kind", "ontology", "overlap", "retrain_every", "batch_size",
+            "id", "name", "description", "kind", "ontology", "overlap", "retrain_every", "retrain_trigger",
+            "retrain_interval_minutes", "batch_size",
             "strategy", "learner", "sampling", "stopping", "training", "eval_fraction", "created_at", "classes", "role",
             "review",
         ]

@@ -322,6 +322,8 @@ def _count_label_for_training(project: Project) -> None:
     from activelearning.services import request_round
 
     Project.objects.filter(pk=project.pk).update(labels_since_round=F("labels_since_round") + 1)
+    if project.retrain_trigger != Project.Trigger.LABELS:
+        return
     if Project.objects.filter(pk=project.pk, labels_since_round__gte=project.retrain_every).update(labels_since_round=0):
         transaction.on_commit(lambda: request_round(project.pk, reason="labels"))
 
