@@ -3,7 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from activelearning import api as al_api
-from annotations import api, api_media, api_ontology, api_review
+from annotations import api, api_config, api_media, api_ontology, api_review
 
 project = "api/projects/<int:project_id>/"
 
@@ -60,6 +60,9 @@ api_patterns = [
     path(project + "ontology/import/", api_ontology.ImportOntology.as_view(), name="api-ontology-import"),
     path(project + "ontology/fork/", api_ontology.ForkOntology.as_view(), name="api-ontology-fork"),
     path("api/ontologies/", api_ontology.OntologyList.as_view(), name="api-ontologies"),
+    path(project + "config/", api_config.ProjectConfiguration.as_view(), name="api-project-config"),
+    path("api/projects/from-config/", api_config.NewProjectFromConfiguration.as_view(), name="api-project-from-config"),
+    path(project + "members/bulk/", api_config.BulkMembers.as_view(), name="api-members-bulk"),
     path("api/strategies/", al_api.StrategyList.as_view(), name="api-strategies"),
     path("api/learners/", al_api.LearnerList.as_view(), name="api-learners"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
