@@ -101,3 +101,15 @@ def drift_report(
         },
         "message": message,
     }
+
+
+HISTOGRAM_BINS = 20
+
+
+def uncertainty_histogram(uncertainty: Any, bins: int = HISTOGRAM_BINS) -> dict:
+    """The pool's uncertainty (0 = sure, 1 = no idea) in equal bins over [0, 1], for the
+    dashboard's per-round distribution; counts, so rounds of different sizes compare."""
+    values = _clean(uncertainty, "uncertainty")
+    counts, edges = np.histogram(np.clip(values, 0.0, 1.0), bins=bins, range=(0.0, 1.0))
+    return {"edges": edges.round(4).tolist(), "counts": counts.tolist(), "items": int(len(values)),
+            "mean": float(values.mean()) if len(values) else None}

@@ -21,6 +21,7 @@ from .strategies import (
     EMBEDDINGS,
     GRADIENTS,
     LABELED_EMBEDDINGS,
+    LABELED_SQ_DISTANCES,
     PROBA,
     RETRAIN,
     STRATEGIES,
@@ -39,8 +40,11 @@ Progress = Callable[[str, int, int], None]
 class Problem:
     """The arrays of one round. Rows of `pool_X` are the candidates the batch is
     chosen from; `embeddings` is a callable so that dense vectors are only computed
-    when the strategy asks for them; `stop_X` is the fixed set on which successive
-    models are compared (the stabilising-predictions criterion)."""
+    when the strategy asks for them; `labeled_sq_distances`, optional, returns each
+    candidate's squared distance to its nearest labeled embedding, for a caller that
+    keeps them between rounds (core-set then skips measuring the pool against every
+    label); `stop_X` is the fixed set on which successive models are compared (the
+    stabilising-predictions criterion)."""
 
     train_X: Any
     train_y: np.ndarray
@@ -49,6 +53,7 @@ class Problem:
     eval_y: np.ndarray | None = None
     stop_X: Any = None
     embeddings: Callable[[], tuple[np.ndarray, np.ndarray]] | None = None
+    labeled_sq_distances: Callable[[], np.ndarray] | None = None
     target_ratios: dict | None = None
 
 
@@ -202,6 +207,8 @@ def pool_inputs(strategy_key: str, params: dict, model, factory, problem: Proble
         pool_embeddings, labeled_embeddings = problem.embeddings()
         fields[EMBEDDINGS] = pool_embeddings
         fields[LABELED_EMBEDDINGS] = labeled_embeddings
+        if LABELED_EMBEDDINGS in needs and problem.labeled_sq_distances is not None:
+            fields[LABELED_SQ_DISTANCES] = problem.labeled_sq_distances()
     return PoolInputs(**fields)
 
 

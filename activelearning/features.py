@@ -3,26 +3,28 @@
 TF-IDF is refitted only when items are added or removed; its 64-dimensional SVD serves
 as the dense embedding of density and diversity strategies for the TF-IDF learner;
 sentence embeddings are computed once per item and kept, so a round never re-embeds;
-images are decoded and shrunk to 32x32 once per pool.
+images are decoded and shrunk to 32x32 once per pool. Core-set's distance from every
+item to its nearest labeled item is kept too, and each round only adds the new labels.
 """
 import threading
+import zlib
 from pathlib import Path
 
 import joblib
 import numpy as np
 from django.conf import settings
 from django.db.models import Count, Max, Min
-from sklearn.decomposition import TruncatedSVD
 
 from annotations.models import Item, Project
 
-from .learners import LEARNERS, FeatureCache, TextFeatures, build_features, pool_signature
+from .learners import LEARNERS, FeatureCache, TextFeatures, build_features, pool_signature, tfidf_svd
+from .strategies.diversity import min_sq_distances
 
 FEATURES = FeatureCache(Path(settings.MODEL_DIR))
-SVD_COMPONENTS = 64
 EMBED_BATCH = 256
 _svd_lock = threading.Lock()
 _embed_lock = threading.Lock()
+_nearest_lock = threading.Lock()
 
 
 def _signature(project: Project) -> str:
@@ -52,16 +54,15 @@ def _project_dir(project: Project) -> Path:
 
 
 def tfidf_embeddings(project: Project, features: TextFeatures) -> np.ndarray:
-    """Dense rows aligned with `features.item_ids`: a truncated SVD of the TF-IDF matrix."""
+    """Dense float32 rows aligned with `features.item_ids`: a truncated SVD of the TF-IDF
+    matrix (fitted on a seeded sample of large pools, see `learners.tfidf_svd`)."""
     path = _project_dir(project) / "svd.joblib"
     with _svd_lock:
         if path.exists():
             stored = joblib.load(path)
             if stored["signature"] == features.signature:
                 return stored["vectors"]
-        components = max(1, min(SVD_COMPONENTS, features.matrix.shape[1] - 1, features.matrix.shape[0] - 1))
-        vectors = TruncatedSVD(n_components=components, random_state=0).fit_transform(features.matrix)
-        vectors = vectors.astype(np.float32)
+        vectors = tfidf_svd(features.matrix)
         joblib.dump({"signature": features.signature, "vectors": vectors}, path)
         return vectors
 
@@ -134,6 +135,50 @@ def image_pixels(project: Project) -> tuple[np.ndarray, np.ndarray]:
         return ids_array, stacked.astype(np.float32) / 255.0
 
 
+def _dense_fingerprint(kind: str, signature: str, dense: np.ndarray) -> str:
+    """Which vectors stored distances were measured on: the pool, the kind of features
+    and a checksum of about a thousand rows (a recomputed SVD changes it)."""
+    step = max(1, len(dense) // 1000)
+    checksum = zlib.crc32(np.ascontiguousarray(dense[::step]).tobytes())
+    return f"{kind}:{signature}:{dense.shape}:{checksum:08x}"
+
+
+def _stored_nearest(path: Path, fingerprint: str) -> tuple[np.ndarray, np.ndarray] | None:
+    if not path.exists():
+        return None
+    with np.load(path) as stored:
+        if str(stored["fingerprint"]) != fingerprint:
+            return None
+        return stored["labeled_ids"], stored["sq"]
+
+
+def nearest_labeled_sq(project: Project, fingerprint: str, dense: np.ndarray, item_ids: np.ndarray,
+                       labeled_ids: np.ndarray) -> np.ndarray:
+    """Squared distance from every row of `dense` to its nearest labeled row, kept per pool.
+
+    A round adds about one batch of labels, so only the labels new since the stored
+    distances are measured against the pool (exact: a running minimum). At a million
+    items that is about 100 labels a round instead of all 5,000. A label that was taken
+    back, or a changed pool, means measuring from scratch.
+    """
+    path = _project_dir(project) / "nearest_labeled.npz"
+    labeled_ids = np.unique(np.asarray(labeled_ids, dtype=np.int64))
+    with _nearest_lock:
+        stored = _stored_nearest(path, fingerprint)
+        if stored is not None and np.isin(stored[0], labeled_ids).all():
+            covered, sq = stored
+        else:
+            covered, sq = np.empty(0, dtype=np.int64), np.full(len(dense), np.inf, dtype=dense.dtype)
+        new = np.setdiff1d(labeled_ids, covered)
+        if len(new):
+            rows = np.searchsorted(item_ids, new)
+            np.minimum(sq, min_sq_distances(dense, dense[rows]), out=sq)
+            tmp = path.with_suffix(".tmp.npz")
+            np.savez(tmp, fingerprint=fingerprint, labeled_ids=labeled_ids, sq=sq)
+            tmp.replace(path)
+        return sq
+
+
 class ProjectMatrix:
     """The learner's feature rows for a project's items, addressable by item id."""
 
@@ -151,14 +196,28 @@ class ProjectMatrix:
             self._tfidf = None
         else:
             raise ValueError(f"the learner {learner!r} does not apply to this project")
+        self._dense = None
 
     def rows_for(self, item_ids) -> np.ndarray:
         return np.searchsorted(self.item_ids, np.asarray(item_ids, dtype=np.int64))
 
     def dense(self) -> np.ndarray:
-        """Dense vectors for density and diversity strategies, rows as `item_ids`."""
+        """Dense vectors for density and diversity strategies, rows as `item_ids`; read
+        once per round (the TF-IDF's SVD is a 244 MB file at a million items)."""
+        if self._dense is None:
+            self._dense = self._read_dense()
+        return self._dense
+
+    def _read_dense(self) -> np.ndarray:
         if self.features_kind == "sentence_embedding":
             return self.matrix
         if self.features_kind == "pixels":
             return self.matrix.reshape(len(self.matrix), -1)
         return tfidf_embeddings(self.project, self._tfidf)
+
+    def nearest_labeled_sq(self, labeled_ids) -> np.ndarray:
+        """Each row's squared distance to its nearest labeled item in `dense()`, kept
+        between rounds (see `nearest_labeled_sq`)."""
+        dense = self.dense()
+        fingerprint = _dense_fingerprint(self.features_kind, _signature(self.project), dense)
+        return nearest_labeled_sq(self.project, fingerprint, dense, self.item_ids, labeled_ids)

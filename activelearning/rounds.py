@@ -16,7 +16,7 @@ from annotations.models import Item, LabelClass, Project
 from . import engine
 from .config import ConfigError, strategy_params, target_ratios_by_id, validate_sampling
 from .disagreements import find_disagreements
-from .drift import drift_report
+from .drift import drift_report, uncertainty_histogram
 from .features import ProjectMatrix
 from .models import ModelVersion, QueueEntry, Round
 from .stopping import evaluate_stopping
@@ -86,12 +86,16 @@ def fit_score_select(project: Project, progress) -> Round:
         dense = matrix.dense()
         return dense[candidate_rows], dense[train_rows]
 
+    def labeled_sq_distances():
+        return matrix.nearest_labeled_sq(train[:, 0])[candidate_rows]
+
     problem = engine.Problem(
         train_X=matrix.matrix[train_rows], train_y=train[:, 1], pool_X=matrix.matrix[candidate_rows],
         eval_X=matrix.matrix[matrix.rows_for(evaluation[:, 0])] if len(evaluation) else None,
         eval_y=evaluation[:, 1] if len(evaluation) else None,
         stop_X=matrix.matrix[matrix.rows_for(stop_ids)] if len(stop_ids) else None,
-        embeddings=embeddings, target_ratios=target_ratios_by_id(sampling, ids_by_key),
+        embeddings=embeddings, labeled_sq_distances=labeled_sq_distances,
+        target_ratios=target_ratios_by_id(sampling, ids_by_key),
     )
     run_settings = engine.Settings(
         strategy=strategy, batch_size=project.batch_size, learner=learner, sampling=sampling,
@@ -168,6 +172,8 @@ def _write(project, outcome, candidates, train, learner, strategy, sampling, tim
                 labels_used=len(train), metrics=outcome.metrics,
             )
         details = _plain(selection.details)
+        if outcome.proba is not None and len(outcome.proba):
+            details["uncertainty"] = uncertainty_histogram(1.0 - outcome.proba.max(axis=1))
         if outcome.stop_predictions is not None:
             details["stop"] = {
                 "ids": stop_ids.tolist()[:5] + [len(stop_ids)], "predictions": outcome.stop_predictions.tolist(),

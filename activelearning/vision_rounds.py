@@ -25,6 +25,7 @@ from annotations.vision_io import project_dataset
 from . import vision_engine
 from .config import validate_training
 from .disagreements import find_region_disagreements
+from .drift import uncertainty_histogram
 from .features import image_pixels
 from .learners import DETECTORS
 from .models import ModelVersion, Prediction, QueueEntry, Round
@@ -103,8 +104,13 @@ def _write(project, number, learner, metrics, strategy, note, candidates, predic
                            regions=[_suggestion(obj, classes) for obj in objects if obj["label"] < len(classes)])
                 for (pk, _), objects in zip(candidates, predictions)
             ], batch_size=500)
+        details = {}
+        if learner is not None and predictions:
+            top = [max((obj["confidence"] for obj in objects), default=0.0) for objects in predictions]
+            details["uncertainty"] = uncertainty_histogram(1.0 - np.asarray(top, dtype=float))
         round_ = Round.objects.create(
             project=project, number=number, model_version=version, strategy=project.strategy, strategy_used=strategy,
+            details=details,
             batch_size=project.batch_size, selected=len(selection.indices), pool_size=len(candidates),
             labels_used=labels_used, metrics=metrics, timings={}, note=note, learner=project.learner,
             config={"strategy": project.strategy, "learner": project.learner, "training": training},

@@ -13,12 +13,19 @@ that phase alone:
    bench/synthetic.py) and its TF-IDF matrix, with the app's `build_features` (fitted once
    per pool and cached by the worker, so timed apart); cached under bench/results/cache;
 2. svd: the 64-d TruncatedSVD the worker uses as dense embeddings for TF-IDF pools
-   (activelearning/features.py `tfidf_embeddings`: cached per pool, so timed apart);
-3. round, once per strategy (margin; the mix "margin:0.7,coreset:0.2,random:0.1"): load the
+   (`learners.tfidf_svd`, which activelearning/features.py `tfidf_embeddings` calls and
+   caches per pool, so timed apart);
+3. nearest: what the worker keeps for core-set between rounds (features.py
+   `nearest_labeled_sq`): each item's squared distance to its nearest labeled item, here
+   as it stood before the last batch of 100 labels (timed apart: it is the cost of a
+   core-set round that measures every label from scratch);
+4. round, once per strategy (margin; the mix "margin:0.7,coreset:0.2,random:0.1"): load the
    cached matrix (and the embeddings), then what the worker's round does
    (activelearning/rounds.py): take the rows of the 5,000 labeled items, of the candidates
    (every other pool item), of a 300-item evaluation split and a 1,000-item stop set, and
-   call `engine.run_round` (fit, score the pool in chunks, select, evaluate).
+   call `engine.run_round` (fit, score the pool in chunks, select, evaluate). A strategy
+   that reads labeled embeddings runs twice: with the kept distances, updated with the
+   100 new labels ("kept"), and measuring all 5,000 labels ("from scratch").
 BLAS runs on one thread, as in the app's job workers.
 """
 import argparse
@@ -30,6 +37,7 @@ import resource
 import subprocess
 import sys
 import time
+import zlib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,7 +69,25 @@ def _limit_blas():
 def paths(items: int) -> dict:
     stem = CACHE / f"scoring-{items}"
     return {"matrix": Path(f"{stem}-tfidf.npz"), "labels": Path(f"{stem}-labels.npy"),
-            "meta": Path(f"{stem}-build.json"), "svd": Path(f"{stem}-svd64.npy"), "svd_meta": Path(f"{stem}-svd.json")}
+            "meta": Path(f"{stem}-build.json"), "svd": Path(f"{stem}-svd64.npy"), "svd_meta": Path(f"{stem}-svd.json"),
+            "nearest": Path(f"{stem}-nearest.npy"), "nearest_meta": Path(f"{stem}-nearest.json")}
+
+
+def split_rows(items: int, labeled: int) -> dict:
+    """The rows of a round, as rounds.py takes them: evaluation split, labeled items,
+    candidates (every other pool item) and the stop set (the first 1,000 pool items)."""
+    import numpy as np
+
+    order = np.random.default_rng(0).permutation(items)
+    return {"eval": np.sort(order[:300]), "train": np.sort(order[300:300 + labeled]),
+            "candidates": np.sort(order[300 + labeled:]), "stop": np.sort(order[300:])[:1000]}
+
+
+def newest_labels(train_rows, batch: int):
+    """The labels of the last batch: those the kept distances do not cover yet."""
+    import numpy as np
+
+    return np.sort(np.random.default_rng(1).choice(train_rows, size=min(batch, len(train_rows)), replace=False))
 
 
 # --- phases (each in a child process) ---------------------------------------------------------
@@ -99,24 +125,59 @@ def phase_build(items: int) -> dict:
 def phase_svd(items: int) -> dict:
     import numpy as np
     from scipy import sparse
-    from sklearn.decomposition import TruncatedSVD
 
     _limit_blas()
+    from activelearning.learners import tfidf_svd
+    from activelearning.learners.text import SVD_SAMPLE_ROWS
+
     files = paths(items)
     matrix = sparse.load_npz(files["matrix"]).tocsr()
     loaded = peak_mb()
     started, cpu = time.perf_counter(), time.process_time()
-    # As activelearning/features.py tfidf_embeddings: 64 components, random_state=0, float32.
-    vectors = TruncatedSVD(n_components=64, random_state=0).fit_transform(matrix).astype(np.float32)
+    vectors = tfidf_svd(matrix)
     svd_s, svd_cpu_s = time.perf_counter() - started, time.process_time() - cpu
     np.save(files["svd"], vectors)
-    meta = {"svd_s": round(svd_s, 2), "svd_cpu_s": round(svd_cpu_s, 2), "shape": list(vectors.shape), "embeddings_mb": round(vectors.nbytes / 2**20, 1),
-            "peak_rss_mb_after_load": loaded, "peak_rss_mb": peak_mb(), "blas_threads": 1}
+    meta = {"svd_s": round(svd_s, 2), "svd_cpu_s": round(svd_cpu_s, 2), "shape": list(vectors.shape),
+            "dtype": str(vectors.dtype), "fitted_on_rows": min(items, SVD_SAMPLE_ROWS),
+            "embeddings_mb": round(vectors.nbytes / 2**20, 1), "peak_rss_mb_after_load": loaded,
+            "peak_rss_mb": peak_mb(), "blas_threads": 1}
     files["svd_meta"].write_text(json.dumps(meta))
     return meta
 
 
-def phase_round(items: int, strategy: str, labeled: int, batch: int, profile: bool) -> dict:
+def phase_nearest(items: int, labeled: int, batch: int) -> dict:
+    import numpy as np
+
+    _limit_blas()
+    from activelearning.strategies.diversity import min_sq_distances
+
+    files = paths(items)
+    dense = np.load(files["svd"])
+    train_rows = split_rows(items, labeled)["train"]
+    covered = np.setdiff1d(train_rows, newest_labels(train_rows, batch))
+    loaded = peak_mb()
+    started, cpu = time.perf_counter(), time.process_time()
+    nearest = min_sq_distances(dense, dense[covered])
+    nearest_s, nearest_cpu_s = time.perf_counter() - started, time.process_time() - cpu
+    np.save(files["nearest"], nearest)
+    meta = {"nearest_s": round(nearest_s, 2), "nearest_cpu_s": round(nearest_cpu_s, 2), "pool_rows": items,
+            "labels_covered": int(len(covered)), "labeled": labeled, "batch": batch,
+            "peak_rss_mb_after_load": loaded, "peak_rss_mb": peak_mb(), "blas_threads": 1}
+    files["nearest_meta"].write_text(json.dumps(meta))
+    return meta
+
+
+def kept_distances(files: dict, dense, new_rows):
+    """The worker's kept distances (features.nearest_labeled_sq), lowered by the new labels."""
+    import numpy as np
+
+    from activelearning.strategies.diversity import min_sq_distances
+
+    nearest = np.load(files["nearest"])
+    return np.minimum(nearest, min_sq_distances(dense, dense[new_rows]), out=nearest)
+
+
+def phase_round(items: int, strategy: str, labeled: int, batch: int, profile: bool, nearest: str) -> dict:
     import numpy as np
     from scipy import sparse
 
@@ -124,6 +185,7 @@ def phase_round(items: int, strategy: str, labeled: int, batch: int, profile: bo
     from activelearning import engine
     from activelearning.config import strategy_params, validate_sampling
     from activelearning.simulate import strategy_spec
+    from activelearning.strategies import EMBEDDINGS, LABELED_EMBEDDINGS, required_inputs
 
     files = paths(items)
     imported_mb = current_mb()
@@ -131,18 +193,17 @@ def phase_round(items: int, strategy: str, labeled: int, batch: int, profile: bo
     matrix = sparse.load_npz(files["matrix"]).tocsr()
     labels = np.load(files["labels"])
     key, extra = strategy_spec(strategy)
-    dense = np.load(files["svd"]) if key == "mix" else None
+    sampling = validate_sampling(extra, key)
+    params = strategy_params(key, sampling, {})
+    needs = required_inputs(key, params)
+    dense = np.load(files["svd"]) if needs & {EMBEDDINGS, LABELED_EMBEDDINGS} else None
     load_s = time.perf_counter() - started
     loaded_mb = current_mb()
 
-    rng = np.random.default_rng(0)
-    order = rng.permutation(items)
-    eval_rows = np.sort(order[:300])
-    train_rows = np.sort(order[300:300 + labeled])
-    candidate_rows = np.sort(order[300 + labeled:])
-    stop_rows = np.sort(order[300:])[:1000]  # the first 1,000 pool items, as rounds.py's stop set
-    sampling = validate_sampling(extra, key)
-    params = strategy_params(key, sampling, {})
+    rows = split_rows(items, labeled)
+    eval_rows, train_rows, candidate_rows, stop_rows = rows["eval"], rows["train"], rows["candidates"], rows["stop"]
+    new_rows = newest_labels(train_rows, batch)
+    keep_distances = nearest == "kept" and LABELED_EMBEDDINGS in needs
 
     round_started = time.perf_counter()
     cpu_started = time.process_time()
@@ -151,6 +212,7 @@ def phase_round(items: int, strategy: str, labeled: int, batch: int, profile: bo
         train_X=matrix[train_rows], train_y=labels[train_rows], pool_X=matrix[candidate_rows],
         eval_X=matrix[eval_rows], eval_y=labels[eval_rows], stop_X=matrix[stop_rows],
         embeddings=(lambda: (dense[candidate_rows], dense[train_rows])) if dense is not None else None,
+        labeled_sq_distances=(lambda: kept_distances(files, dense, new_rows)[candidate_rows]) if keep_distances else None,
     )
     prepare_s = time.perf_counter() - round_started
     settings = engine.Settings(strategy=key, batch_size=batch, learner="tfidf_logreg", sampling=sampling,
@@ -169,10 +231,13 @@ def phase_round(items: int, strategy: str, labeled: int, batch: int, profile: bo
     selection = outcome.selection
     result = {
         "strategy": strategy, "pool_items": int(len(candidate_rows)), "labeled": labeled, "batch": batch,
+        "nearest_distances": ("kept, 100 new labels" if keep_distances else "from scratch")
+        if LABELED_EMBEDDINGS in needs else None,
         "load_s": round(load_s, 3), "prepare_rows_s": round(prepare_s, 3), "timings": outcome.timings,
         "round_s": round(total_s, 3), "round_cpu_s": round(cpu_s, 3),
         "round_s_without_evaluate": round(total_s - outcome.timings.get("evaluate_s", 0.0), 3),
         "selected": int(len(selection.indices)), "distinct": int(len(set(selection.indices.tolist()))),
+        "selection_crc32": zlib.crc32(np.asarray(selection.indices, dtype=np.int64).tobytes()),
         "eval_accuracy": round(outcome.metrics.get("accuracy", float("nan")), 4),
         "rss_mb_after_imports": imported_mb, "rss_mb_after_load": loaded_mb, "peak_rss_mb": peak_mb(),
         "peak_over_loaded_mb": round(peak_mb() - loaded_mb, 1),
@@ -228,8 +293,8 @@ def phase_micro(items: int) -> dict:
         return candidates[np.lexsort((tie, -scores[candidates]))[:k]]
 
     # The core-set part: distance of every pool item to its nearest labeled item, as
-    # diversity.min_sq_distances computes it, against a float32 variant that leaves the
-    # row norms out of the inner loop (argmin_c |x-c|^2 = argmin_c |c|^2 - 2 x.c).
+    # diversity.min_sq_distances computes it, against the bare float32 formula it follows
+    # (argmin_c |x-c|^2 = argmin_c |c|^2 - 2 x.c, row norms added once) and the matmul alone.
     from activelearning.strategies.diversity import min_sq_distances
 
     sub = min(items, 100_000)
@@ -290,6 +355,31 @@ def child(*args: str, timeout: float = 3600) -> dict:
     return result
 
 
+def nearest_cached(files: dict, labeled: int, batch: int) -> bool:
+    """Whether the kept distances on disk were built for this many labels and this batch."""
+    if not (files["nearest"].exists() and files["nearest_meta"].exists()):
+        return False
+    meta = json.loads(files["nearest_meta"].read_text())
+    return (meta.get("labeled"), meta.get("batch")) == (labeled, batch)
+
+
+def round_variants(strategies: str) -> list[tuple[str, str]]:
+    """(strategy, nearest) pairs: a strategy that reads labeled embeddings runs with the
+    kept distances and again measuring every label from scratch."""
+    from activelearning.config import strategy_params, validate_sampling
+    from activelearning.simulate import strategy_spec
+    from activelearning.strategies import LABELED_EMBEDDINGS, required_inputs
+
+    variants = []
+    for strategy in [s for s in strategies.split(";") if s]:
+        key, extra = strategy_spec(strategy)
+        params = strategy_params(key, validate_sampling(extra, key), {})
+        variants.append((strategy, "kept"))
+        if LABELED_EMBEDDINGS in required_inputs(key, params):
+            variants.append((strategy, "scratch"))
+    return variants
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--items", type=int, default=1_000_000)
@@ -297,10 +387,12 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--strategies", default=f"margin;{MIX}", help="';'-separated (a mix contains commas)")
     parser.add_argument("--profile", action="store_true", help="cProfile each round (slower; adds the top functions)")
-    parser.add_argument("--rebuild", action="store_true", help="rebuild the cached pool and SVD")
+    parser.add_argument("--rebuild", action="store_true", help="rebuild the cached pool, SVD and kept distances")
     parser.add_argument("--out", type=Path)
-    parser.add_argument("--phase", choices=["build", "svd", "round", "micro"], help=argparse.SUPPRESS)
+    parser.add_argument("--phase", choices=["build", "svd", "nearest", "round", "micro"], help=argparse.SUPPRESS)
     parser.add_argument("--strategy", help=argparse.SUPPRESS)
+    parser.add_argument("--nearest", choices=["kept", "scratch"], default="kept", help=argparse.SUPPRESS)
+    parser.add_argument("--skip-micro", action="store_true", help="leave out the micro-benchmarks of margin's selection")
     args = parser.parse_args()
 
     if args.phase:
@@ -308,10 +400,12 @@ def main() -> None:
             out = phase_build(args.items)
         elif args.phase == "svd":
             out = phase_svd(args.items)
+        elif args.phase == "nearest":
+            out = phase_nearest(args.items, args.labeled, args.batch)
         elif args.phase == "micro":
             out = phase_micro(args.items)
         else:
-            out = phase_round(args.items, args.strategy, args.labeled, args.batch, args.profile)
+            out = phase_round(args.items, args.strategy, args.labeled, args.batch, args.profile, args.nearest)
         print(json.dumps(out))
         return
 
@@ -337,18 +431,27 @@ def main() -> None:
         result["svd"]["cached"] = False
     else:
         result["svd"] = {**json.loads(files["svd_meta"].read_text()), "cached": True}
+    if args.rebuild or not result["svd"]["cached"] or not nearest_cached(files, args.labeled, args.batch):
+        result["nearest"] = child("--phase", "nearest", "--items", str(args.items), "--labeled", str(args.labeled),
+                                  "--batch", str(args.batch))
+        result["nearest"]["cached"] = False
+    else:
+        result["nearest"] = {**json.loads(files["nearest_meta"].read_text()), "cached": True}
     result["rounds"] = {}
-    for strategy in [s for s in args.strategies.split(";") if s]:
+    for strategy, nearest in round_variants(args.strategies):
         extra = ["--profile"] if args.profile else []
-        result["rounds"][strategy] = child("--phase", "round", "--items", str(args.items), "--strategy", strategy,
-                                           "--labeled", str(args.labeled), "--batch", str(args.batch), *extra)
-        round_ = result["rounds"][strategy]
+        name = strategy if nearest == "kept" else f"{strategy} (distances from scratch)"
+        result["rounds"][name] = child("--phase", "round", "--items", str(args.items), "--strategy", strategy,
+                                       "--labeled", str(args.labeled), "--batch", str(args.batch),
+                                       "--nearest", nearest, *extra)
+        round_ = result["rounds"][name]
         if "error" not in round_:
             round_["goal_round_under_15s"] = round_["round_s"] < 15.0
             round_["goal_peak_under_2gb"] = round_["peak_rss_mb"] < 2048
-        print(f"{strategy}: {json.dumps({k: v for k, v in round_.items() if not k.startswith('profile')})}",
+        print(f"{name}: {json.dumps({k: v for k, v in round_.items() if not k.startswith('profile')})}",
               file=sys.stderr, flush=True)
-    result["micro_margin_select"] = child("--phase", "micro", "--items", str(args.items))
+    if not args.skip_micro:
+        result["micro_margin_select"] = child("--phase", "micro", "--items", str(args.items))
     result["machine"]["loadavg_end"] = [round(v, 2) for v in os.getloadavg()]
     result["wall_s"] = round(time.perf_counter() - started, 1)
     out = args.out or RESULTS / f"scoring-{stamp}.json"

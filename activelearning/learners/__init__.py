@@ -16,7 +16,15 @@ from .image import (
     make_cnn,
     make_image_embedding_classifier,
 )
-from .text import FeatureCache, TextFeatures, build_features, feature_sq_norms, make_classifier, pool_signature
+from .text import (
+    FeatureCache,
+    TextFeatures,
+    build_features,
+    feature_sq_norms,
+    make_classifier,
+    pool_signature,
+    tfidf_svd,
+)
 from .yolo import DEFAULT_MODELS, DetectorSpec, YoloLearner, configure_offline
 
 KINDS = ("text", "image")
@@ -117,5 +125,6 @@ __all__ = [
     "make_embedding_classifier",
     "make_image_embedding_classifier",
     "pool_signature",
+    "tfidf_svd",
     "torch_gradient_norms",
 ]

@@ -18,6 +18,7 @@ from .base import (
     GRADIENTS,
     INPUT_NAMES,
     LABELED_EMBEDDINGS,
+    LABELED_SQ_DISTANCES,
     PROBA,
     RETRAIN,
     PoolInputs,
@@ -79,7 +80,8 @@ def _coreset(inputs: PoolInputs, k: int, *, rng: np.random.Generator, **params: 
     arrays = read_inputs(inputs, {EMBEDDINGS, LABELED_EMBEDDINGS})
     if k == 0 or arrays["n"] == 0:
         return empty_selection()
-    chosen, scores, details = k_center_greedy(arrays[EMBEDDINGS], k, arrays[LABELED_EMBEDDINGS], rng=rng)
+    chosen, scores, details = k_center_greedy(arrays[EMBEDDINGS], k, arrays[LABELED_EMBEDDINGS], rng=rng,
+                                              nearest_sq=arrays.get(LABELED_SQ_DISTANCES))
     return Selection(chosen, scores, details)
 
 
@@ -242,7 +244,8 @@ def strategy_choices() -> list[tuple[str, str]]:
 
 
 __all__ = [
-    "COMMITTEE", "DETECTIONS", "EMBEDDINGS", "FAMILIES", "GRADIENTS", "INPUT_NAMES", "LABELED_EMBEDDINGS", "PROBA", "RETRAIN",
+    "COMMITTEE", "DETECTIONS", "EMBEDDINGS", "FAMILIES", "GRADIENTS", "INPUT_NAMES", "LABELED_EMBEDDINGS",
+    "LABELED_SQ_DISTANCES", "PROBA", "RETRAIN",
     "STRATEGIES", "BudgetRateSampler", "MixPart", "detections_from_predictions", "PoolInputs", "Selection", "Strategy", "StrategyInputError",
     "get_strategy", "logistic_gradient_norms", "make_mix", "parse_mix", "query_by_budget", "query_by_hard_budget",
     "query_by_threshold", "required_inputs", "strategy_choices", "top_k",

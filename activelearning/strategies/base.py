@@ -24,6 +24,8 @@ GRADIENTS = "gradient_norms"               # (n, k) norm of the loss gradient if
 RETRAIN = "retrain"                        # callable, see PoolInputs.retrain
 DETECTIONS = "detections"                  # n arrays (objects, 2 or 3): confidence, class id[, mask quality]
 INPUT_NAMES = frozenset({PROBA, COMMITTEE, EMBEDDINGS, LABELED_EMBEDDINGS, GRADIENTS, RETRAIN, DETECTIONS})
+# Not asked for: an optional shortcut the engine passes along with labeled embeddings.
+LABELED_SQ_DISTANCES = "labeled_sq_distances"  # (n,) squared distance to the nearest labeled embedding
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,9 @@ class PoolInputs:
     shape (objects, 2) or (objects, 3): each object's confidence in [0, 1], its class id
     (as in `classes`) and, for segmentation, a mask quality in [0, 1]; (0, 2) when nothing
     was detected. See strategies/detection.py.
+    `labeled_sq_distances`, optional, is each pool item's squared distance to its nearest
+    row of `labeled_embeddings`, kept by a caller between rounds so that core-set need not
+    measure the whole pool against every labeled item again; leave it None otherwise.
     """
 
     n: int
@@ -54,6 +59,7 @@ class PoolInputs:
     classes: np.ndarray | None = None
     target_ratios: Mapping[Any, float] | None = None
     detections: Sequence[np.ndarray] | None = None
+    labeled_sq_distances: np.ndarray | None = None
 
     def require(self, name: str) -> Any:
         value = getattr(self, name)

@@ -14,6 +14,7 @@ from .base import (
     EMBEDDINGS,
     GRADIENTS,
     LABELED_EMBEDDINGS,
+    LABELED_SQ_DISTANCES,
     PROBA,
     RETRAIN,
     PoolInputs,
@@ -29,6 +30,7 @@ from .validation import (
     check_n,
     check_proba,
     check_scores,
+    check_sq_distances,
 )
 
 ScoreFn = Callable[..., "np.ndarray | tuple[np.ndarray, dict]"]
@@ -38,7 +40,8 @@ def read_inputs(inputs: PoolInputs, names: Iterable[str]) -> dict[str, Any]:
     """The named fields, validated against each other and the pool size `inputs.n`.
 
     `labeled_embeddings` may be None or empty (nothing labeled yet): it is then an
-    empty (0, d) array.
+    empty (0, d) array. With the labeled embeddings come their precomputed distances
+    (`labeled_sq_distances`) when the caller supplies them.
     """
     if not isinstance(inputs, PoolInputs):
         raise StrategyInputError(f"expected PoolInputs, got {type(inputs).__name__}")
@@ -58,6 +61,8 @@ def read_inputs(inputs: PoolInputs, names: Iterable[str]) -> dict[str, Any]:
             out[LABELED_EMBEDDINGS] = np.empty((0, dim), dtype=out[EMBEDDINGS].dtype)
         else:
             out[LABELED_EMBEDDINGS] = check_embeddings(labeled, what="labeled embeddings", dim=dim)
+        if inputs.labeled_sq_distances is not None:
+            out[LABELED_SQ_DISTANCES] = check_sq_distances(inputs.labeled_sq_distances, n)
     if GRADIENTS in names:
         out[GRADIENTS] = check_gradient_norms(inputs.require(GRADIENTS), out[PROBA].shape)
     if RETRAIN in names:

@@ -28,6 +28,15 @@ def _check_items(count: int, n: int | None, what: str) -> None:
         raise StrategyInputError(f"expected {what} for {n} pool items, got {count}")
 
 
+def _all_finite(array: np.ndarray) -> bool:
+    """A finite sum proves every element finite (NaN and infinity propagate) in one pass
+    and without an (n, d) mask; only a sum that overflowed needs the element-wise check."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(array.sum()):
+            return True
+    return bool(np.all(np.isfinite(array)))
+
+
 def _check_unit_interval(array: np.ndarray, what: str) -> None:
     if not np.all(np.isfinite(array)):
         raise StrategyInputError(f"{what} contain NaN or infinity")
@@ -76,8 +85,22 @@ def check_embeddings(embeddings: np.ndarray, n: int | None = None, *, what: str 
     if dim is not None and array.shape[1] != dim:
         raise StrategyInputError(f"expected {what} with {dim} dimensions like the pool embeddings, got {_shape(array)}")
     _check_items(array.shape[0], n, what)
-    if not np.all(np.isfinite(array)):
+    if not _all_finite(array):
         raise StrategyInputError(f"{what} contain NaN or infinity")
+    return array
+
+
+def check_sq_distances(distances: np.ndarray, n: int | None = None) -> np.ndarray:
+    """Squared distances, one per pool item: non-negative, no NaN; infinity means no
+    labeled item to be near. float32 stays float32, like embeddings."""
+    array = np.asarray(distances)
+    if array.dtype != np.float32:
+        array = _as_float(array, "squared distances")
+    if array.ndim != 1:
+        raise StrategyInputError(f"expected one squared distance per pool item (shape (n,)), got {_shape(array)}")
+    _check_items(len(array), n, "squared distances")
+    if np.isnan(array).any() or (array < 0).any():
+        raise StrategyInputError("squared distances must be non-negative numbers (infinity allowed), got NaN or < 0")
     return array
 
 

@@ -234,6 +234,27 @@ def test_embeddings_are_computed_only_for_strategies_that_read_them():
     assert calls == ["embeddings"] * 3
 
 
+def test_kept_labeled_distances_are_read_only_by_strategies_that_read_labeled_embeddings():
+    from activelearning.strategies.diversity import min_sq_distances
+
+    X, y = _blobs()
+    calls = []
+    problem, pool = _problem(X, y, TRAIN)
+    dense = _dense(X)
+
+    def labeled_sq_distances():
+        calls.append("distances")
+        return min_sq_distances(dense[pool], dense[TRAIN])
+
+    kept = engine.Problem(**{**vars(problem), "labeled_sq_distances": labeled_sq_distances})
+    engine.run_round(kept, _settings("margin", {"density": {"measure": "knn"}}))
+    assert calls == []
+    for key, sampling in [("coreset", {}), ("mix", {"mix": MIX})]:
+        measured = engine.run_round(problem, _settings(key, sampling)).selection
+        assert engine.run_round(kept, _settings(key, sampling)).selection.indices.tolist() == measured.indices.tolist()
+    assert calls == ["distances"] * 2
+
+
 def test_class_balanced_fills_the_batch_by_the_target_ratios_of_predicted_classes():
     X, y = _blobs()
     problem, _ = _problem(X, y, TRAIN, target_ratios={NEGATIVE: 1.0, POSITIVE: 0.0})

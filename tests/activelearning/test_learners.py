@@ -21,6 +21,7 @@ from activelearning.learners import (
     feature_sq_norms,
     learner_choices,
     make_classifier,
+    tfidf_svd,
 )
 from activelearning.learners.committee import stratified_bootstrap
 
@@ -208,3 +209,28 @@ def test_feature_sq_norms_of_sparse_dense_and_image_rows():
     tfidf, _ = _tfidf_data()
     assert np.allclose(feature_sq_norms(tfidf), 1.0)  # TF-IDF rows are unit length
     assert feature_sq_norms(np.zeros((0, 3))).shape == (0,)
+
+
+
+def test_the_tfidf_svd_is_fitted_on_a_seeded_sample_and_applied_in_float32_chunks(monkeypatch):
+    from activelearning.learners import text
+
+    fitted_rows = []
+
+    class RecordingSVD(text.TruncatedSVD):
+        def fit(self, X, y=None):
+            fitted_rows.append(X.shape[0])
+            return super().fit(X, y)
+
+    monkeypatch.setattr(text, "TruncatedSVD", RecordingSVD)
+    words = ["good", "bad", "film", "plot", "actor", "great", "awful", "music", "scene", "end", "slow", "fun"]
+    rng = np.random.default_rng(0)
+    texts = [" ".join(rng.choice(words, size=6)) + f" tag{n % 40}" for n in range(400)]
+    matrix = build_features("svd-test", np.arange(len(texts)), texts).matrix
+    every_row = tfidf_svd(matrix)  # 400 rows, below the sample size: fitted on every row
+    sampled = tfidf_svd(matrix, sample_rows=150, chunk_rows=37)
+    assert fitted_rows == [400, 150]
+    assert every_row.dtype == sampled.dtype == np.float32
+    assert every_row.shape == sampled.shape == (400, 64)
+    np.testing.assert_array_equal(sampled, tfidf_svd(matrix, sample_rows=150, chunk_rows=37))  # seeded
+    np.testing.assert_allclose(tfidf_svd(matrix, chunk_rows=37), every_row, rtol=1e-5, atol=1e-6)

@@ -205,8 +205,8 @@ def test_coreset_uses_dense_embeddings_of_the_tfidf_computed_once(loop, settings
     loop["configure"](strategy="coreset")
     svd_file = settings.MODEL_DIR / f"project_{project.pk}" / "svd.joblib"
     fits = []
-    real = features.TruncatedSVD
-    monkeypatch.setattr(features, "TruncatedSVD", lambda *a, **k: fits.append(1) or real(*a, **k))
+    real = features.tfidf_svd
+    monkeypatch.setattr(features, "tfidf_svd", lambda *a, **k: fits.append(1) or real(*a, **k))
     loop["label"](6)
     round_ = Round.objects.get(project=project)
     assert round_.strategy_used == "coreset"
@@ -216,6 +216,26 @@ def test_coreset_uses_dense_embeddings_of_the_tfidf_computed_once(loop, settings
     assert stored["vectors"].shape[0] == len(POOL_TEXTS) + len(EVAL_TEXTS)
     loop["run_round"]()
     assert fits == [1]  # the second round reads the stored vectors
+
+
+def test_coreset_keeps_the_nearest_labeled_distances_and_measures_only_new_labels(loop, settings, monkeypatch):
+    project = loop["project"]
+    loop["configure"](strategy="coreset")
+    measured = []
+    real = features.min_sq_distances
+    monkeypatch.setattr(features, "min_sq_distances", lambda x, centers: measured.append(len(centers)) or real(x, centers))
+    loop["label"](6)
+    loop["label"](6)
+    assert Round.objects.filter(project=project).count() == 2
+    assert measured == [6, 6]  # the second round measured its 6 new labels, not all 12
+    labeled = sorted(Item.objects.filter(project=project, split="pool", status="labeled").values_list("pk", flat=True))
+    matrix = features.ProjectMatrix(project, "tfidf_logreg")
+    dense = matrix.dense()
+    with np.load(settings.MODEL_DIR / f"project_{project.pk}" / "nearest_labeled.npz") as stored:
+        assert stored["labeled_ids"].tolist() == labeled
+        assert stored["sq"] == pytest.approx(real(dense, dense[matrix.rows_for(labeled)]), abs=1e-6)
+    matrix.nearest_labeled_sq(labeled[1:])  # a label taken back: measured again from scratch
+    assert measured[-1] == 11
 
 
 def test_a_strategy_without_embeddings_computes_none(loop, settings):

@@ -2,8 +2,9 @@
 import numpy as np
 import pytest
 
-from activelearning.strategies import STRATEGIES, PoolInputs, diversity
+from activelearning.strategies import STRATEGIES, PoolInputs, StrategyInputError, diversity
 from activelearning.strategies.diversity import cluster_uncertainty, k_center_greedy, min_sq_distances
+from activelearning.strategies.validation import check_embeddings
 
 
 def test_k_center_greedy_from_the_labeled_set_by_hand():
@@ -41,6 +42,7 @@ def test_k_center_greedy_matches_a_brute_force_version():
 
 def test_chunked_distances_equal_the_brute_force_ones(monkeypatch):
     monkeypatch.setattr(diversity, "_CHUNK_ELEMENTS", 7)  # many tiny chunks
+    monkeypatch.setattr(diversity, "_MAX_CENTERS_PER_BLOCK", 2)  # on the centres' side too
     rng = np.random.default_rng(2)
     x, centers = rng.normal(size=(23, 3)), rng.normal(size=(5, 3))
     brute = np.min(((x[:, None] - centers[None]) ** 2).sum(axis=2), axis=1)
@@ -76,3 +78,76 @@ def test_cluster_uncertainty_fills_up_when_there_are_fewer_distinct_clusters():
     proba = np.array([[0.5, 0.5], [0.6, 0.4], [0.7, 0.3], [0.8, 0.2], [0.9, 0.1], [1.0, 0.0]])
     chosen, _, _ = cluster_uncertainty(proba, x, 3, rng=np.random.default_rng(0))
     assert chosen.tolist() == [0, 1, 2]
+
+
+def test_float32_embeddings_are_measured_in_float32():
+    rng = np.random.default_rng(3)
+    x, centers = rng.normal(size=(50, 8)).astype(np.float32), rng.normal(size=(7, 8)).astype(np.float32)
+    brute = np.min(((x[:, None].astype(float) - centers[None]) ** 2).sum(axis=2), axis=1)
+    distances = min_sq_distances(x, centers)
+    assert distances.dtype == np.float32
+    assert distances == pytest.approx(brute, rel=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_precomputed_nearest_distances_give_the_same_batch(dtype):
+    rng = np.random.default_rng(4)
+    x, labeled = rng.normal(size=(300, 6)).astype(dtype), rng.normal(size=(12, 6)).astype(dtype)
+    nearest = min_sq_distances(x, labeled)
+    before = nearest.copy()
+    measured = k_center_greedy(x, 15, labeled)
+    precomputed = k_center_greedy(x, 15, labeled, nearest_sq=nearest)
+    assert precomputed[0].tolist() == measured[0].tolist()
+    assert precomputed[1].tolist() == measured[1].tolist() and precomputed[2] == measured[2]
+    np.testing.assert_array_equal(nearest, before)  # the caller's distances are left as they were
+
+
+def test_distances_kept_from_earlier_labels_and_lowered_by_new_ones_are_exact():
+    rng = np.random.default_rng(5)
+    x, earlier, new = rng.normal(size=(400, 5)), rng.normal(size=(30, 5)), rng.normal(size=(4, 5))
+    kept = np.minimum(min_sq_distances(x, earlier), min_sq_distances(x, new))
+    assert kept == pytest.approx(min_sq_distances(x, np.vstack([earlier, new])))
+    labeled = np.vstack([earlier, new])
+    assert k_center_greedy(x, 10, labeled, nearest_sq=kept)[0].tolist() == k_center_greedy(x, 10, labeled)[0].tolist()
+
+
+def test_infinite_precomputed_distances_mean_nothing_is_labeled_yet():
+    x = np.random.default_rng(6).normal(size=(40, 3))
+    seeded, _, details = k_center_greedy(x, 5, rng=np.random.default_rng(9), nearest_sq=np.full(40, np.inf))
+    assert seeded.tolist() == k_center_greedy(x, 5, rng=np.random.default_rng(9))[0].tolist()
+    assert details["started_from_labeled"] is False
+
+
+def test_the_core_set_strategy_reads_precomputed_distances():
+    rng = np.random.default_rng(7)
+    pool, labeled = rng.normal(size=(80, 4)), rng.normal(size=(5, 4))
+    plain = PoolInputs(n=80, embeddings=pool, labeled_embeddings=labeled)
+    with_distances = PoolInputs(n=80, embeddings=pool, labeled_embeddings=labeled,
+                                labeled_sq_distances=min_sq_distances(pool, labeled))
+    select = STRATEGIES["coreset"].select
+    expected = select(plain, 6, rng=np.random.default_rng(0)).indices.tolist()
+    assert select(with_distances, 6, rng=np.random.default_rng(0)).indices.tolist() == expected
+
+
+@pytest.mark.parametrize(
+    ("distances", "words"),
+    [(np.zeros(3), "for 4 pool items, got 3"), (np.array([0.0, np.nan, 1.0, 2.0]), "NaN"),
+     (np.array([0.0, -1.0, 1.0, 2.0]), "non-negative"), (np.zeros((4, 1)), "shape \\(n,\\)")],
+)
+def test_bad_precomputed_distances_are_refused(distances, words):
+    inputs = PoolInputs(n=4, embeddings=np.zeros((4, 2)), labeled_embeddings=np.ones((1, 2)),
+                        labeled_sq_distances=distances)
+    with pytest.raises(StrategyInputError, match=words):
+        STRATEGIES["coreset"].select(inputs, 1, rng=np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_embeddings_with_nan_or_infinity_are_refused(bad):
+    x = np.zeros((4, 2), dtype=np.float32)
+    x[2, 1] = bad
+    with pytest.raises(StrategyInputError, match="NaN or infinity"):
+        check_embeddings(x)
+
+
+def test_huge_finite_embeddings_whose_sum_overflows_are_accepted():
+    assert check_embeddings(np.full((4, 2), 3e38, dtype=np.float32)).dtype == np.float32

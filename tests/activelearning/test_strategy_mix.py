@@ -1,4 +1,6 @@
 """Mixed batches: fractions from several strategies, without duplicates."""
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -123,3 +125,41 @@ def test_a_mix_can_draw_on_a_detection_strategy():
     inputs = PoolInputs(n=12, detections=detections)
     chosen = STRATEGIES["mix"].select(inputs, 6, rng=rng, parts="det_least_confident:0.5,random:0.5")
     assert len(set(chosen.indices.tolist())) == 6
+
+
+@pytest.mark.parametrize("spec", ["margin:0.5,coreset:0.5", "coreset:0.5,margin:0.5", "margin:0.4,random:0.2,coreset:0.4"])
+def test_precomputed_labeled_distances_give_the_same_mix(spec):
+    from activelearning.strategies.diversity import min_sq_distances
+
+    inputs = _inputs(n=60, seed=3)
+    with_distances = PoolInputs(
+        n=60, proba=inputs.proba, embeddings=inputs.embeddings, labeled_embeddings=inputs.labeled_embeddings,
+        labeled_sq_distances=min_sq_distances(inputs.embeddings, inputs.labeled_embeddings),
+    )
+    expected = make_mix(spec).select(inputs, 10, rng=np.random.default_rng(0))
+    selection = make_mix(spec).select(with_distances, 10, rng=np.random.default_rng(0))
+    assert selection.indices.tolist() == expected.indices.tolist()
+    assert selection.scores == pytest.approx(expected.scores)
+
+
+def test_each_part_gets_only_what_it_reads_and_nothing_is_copied_before_the_first_pick(monkeypatch):
+    seen = {}
+
+    def spy(key):
+        real = STRATEGIES[key]
+
+        def select_fn(inputs, k, *, rng, **params):
+            seen[key] = inputs
+            return real.select_fn(inputs, k, rng=rng, **params)
+
+        monkeypatch.setitem(STRATEGIES, key, dataclasses.replace(real, select_fn=select_fn))
+
+    spy("margin")
+    spy("coreset")
+    spy("random")
+    inputs = _inputs()
+    make_mix("margin:0.5,coreset:0.3,random:0.2").select(inputs, 10, rng=np.random.default_rng(0))
+    assert seen["margin"].proba is inputs.proba and seen["margin"].embeddings is None
+    assert seen["coreset"].proba is None and seen["coreset"].n == 45
+    assert seen["coreset"].embeddings.shape == (45, 4) and seen["coreset"].labeled_embeddings.shape == (8, 4)
+    assert seen["random"].proba is None and seen["random"].embeddings is None and seen["random"].n == 42
