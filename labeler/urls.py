@@ -63,6 +63,7 @@ api_patterns = [
     path(project + "config/", api_config.ProjectConfiguration.as_view(), name="api-project-config"),
     path("api/projects/from-config/", api_config.NewProjectFromConfiguration.as_view(), name="api-project-from-config"),
     path(project + "members/bulk/", api_config.BulkMembers.as_view(), name="api-members-bulk"),
+    path(project + "guide/", include("annotations.guide_urls")),
     path("api/strategies/", al_api.StrategyList.as_view(), name="api-strategies"),
     path("api/learners/", al_api.LearnerList.as_view(), name="api-learners"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
