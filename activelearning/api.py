@@ -147,3 +147,15 @@ class SettleDisagreement(APIView):
             raise ValidationError("`label` and `reason` must be text.")
         row = settle(project, request.user, disagreement_id, str(data.get("outcome", "")), label, reason)
         return Response({"id": row.pk, "outcome": row.outcome, "item": row.item_id})
+
+
+class Dashboard(APIView):
+    @extend_schema(responses=dict)
+    def get(self, request, project_id: int):
+        """Progress and pace, the learning curve (with the random baseline and stopping
+        markers), class distribution against targets, pool uncertainty per round and
+        drift, and annotator quality and throughput."""
+        from .dashboards import dashboard
+
+        project, _ = access_project(request.user, project_id, Membership.Role.REVIEWER)
+        return Response(dashboard(project))

@@ -50,6 +50,7 @@ api_patterns = [
     path(project + "members/<int:member_id>/qualification/reset/", api_review.ResetQualification.as_view(),
          name="api-qualification-reset"),
     path(project + "disagreements/", al_api.DisagreementList.as_view(), name="api-disagreements"),
+    path(project + "dashboard/", al_api.Dashboard.as_view(), name="api-dashboard"),
     path(project + "disagreements/<int:disagreement_id>/settle/", al_api.SettleDisagreement.as_view(),
          name="api-settle-disagreement"),
     path(project + "ontology/", api_ontology.ProjectOntology.as_view(), name="api-ontology"),
