@@ -185,7 +185,8 @@ class MembershipSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Membership
-        fields = ["id", "username", "role"]
+        fields = ["id", "username", "role", "qualification"]
+        read_only_fields = ["qualification"]
 
 
 class TaskSerializer(serializers.ModelSerializer):
