@@ -201,6 +201,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Three `split` choice sets: an item's split, where a text import puts rows, and
+    # where uploaded images go.
+    "ENUM_NAME_OVERRIDES": {
+        "ItemSplitEnum": "annotations.models.Item.Split",
+        "ImportSplitEnum": "annotations.importing.SPLITS",
+        "MediaSplitEnum": ["pool", "eval"],
+    },
 }
 
 # How long a claimed item stays reserved for its annotator.
