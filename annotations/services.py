@@ -351,7 +351,7 @@ def undo_last_submit(user: User, project: Project) -> Assignment:
     with transaction.atomic():
         annotation = (
             Annotation.objects.filter(project=project, annotator=user, source=Annotation.Source.HUMAN)
-            .order_by("-created_at", "-pk")
+            .order_by("-updated_at", "-pk")
             .select_related("item")
             .first()
         )

@@ -10,4 +10,7 @@ urlpatterns = [
     path("projects/<int:project_id>/", views.project_detail, name="project-detail"),
     path("projects/<int:project_id>/label/", views.workspace, name="workspace"),
     path("projects/<int:project_id>/ontology/", views.ontology_editor, name="ontology-editor"),
+    path("projects/<int:project_id>/review/", views.review_page, name="review"),
+    path("projects/<int:project_id>/agreement/", views.agreement_page, name="agreement"),
+    path("projects/<int:project_id>/quality/", views.quality_page, name="quality"),
 ]

@@ -52,3 +52,19 @@ def workspace(request, project_id: int):
 @login_required
 def ontology_editor(request, project_id: int):
     return _page(request, project_id, Membership.Role.ADMIN, "frontend/ontology.html")
+
+
+@login_required
+def agreement_page(request, project_id: int):
+    return _page(request, project_id, Membership.Role.REVIEWER, "frontend/agreement.html")
+
+
+@login_required
+def quality_page(request, project_id: int):
+    return _page(request, project_id, Membership.Role.REVIEWER, "frontend/quality.html")
+
+
+@login_required
+def review_page(request, project_id: int):
+    """The reviewers' queue and decisions; annotators get the forbidden page."""
+    return _page(request, project_id, Membership.Role.REVIEWER, "frontend/review.html")

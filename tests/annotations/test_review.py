@@ -131,6 +131,23 @@ def test_rejected_answer_returns_to_its_annotator_who_fixes_it_and_it_is_approve
     assert history[2]["detail"]["after"] == {"label": "negative"}
 
 
+def test_a_returned_item_is_not_claimed_again_as_new_work_when_it_has_room_for_more_answers(cast, project):
+    """With overlap 2 the item stays claimable; its annotator must get it back once, as a fix."""
+    keep_items(project, 1)
+    project.overlap = 2
+    project.save(update_fields=["overlap"])
+    annotator = client_for(cast["annotator"])
+    answer = label_one(annotator, project, label="positive")
+    assert decide(client_for(cast["reviewer"]), project, answer["id"], "reject", reason="Sarcasm").status_code == 200
+
+    tasks = claim(annotator, project, want=2)
+    assert [(task["item"], task["status"]) for task in tasks] == [(answer["item"], "returned")]
+    fixed = annotator.post(f"/api/projects/{project.pk}/annotations/",
+                           {"item": answer["item"], "label": "negative", "client_id": str(uuid.uuid4())}, format="json")
+    assert fixed.status_code == 201, fixed.content
+    assert Annotation.objects.get(pk=answer["id"]).review_status == "pending"
+
+
 def test_an_approved_answer_cannot_be_undone_by_its_annotator(cast, project):
     annotator = client_for(cast["annotator"])
     answer = label_one(annotator, project)

@@ -7,6 +7,9 @@ import { $, $$, h, showMessage } from "./dom.js";
 
 const NUMBERS = { batch_size: parseInt, retrain_every: parseInt, overlap: parseInt, eval_fraction: parseFloat };
 const MIX_PART = /^([a-z][a-z0-9_]*)\s*:\s*([0-9]*\.?[0-9]+)$/i;
+// Review and quality settings: `project.review`, with the qualification set nested in it.
+const REVIEW_NUMBERS = ["fraction", "agreement_threshold", "quorum", "consensus_iou", "gold_fraction", "min_accuracy", "min_kappa", "disagreement_confidence"];
+const QUALIFICATION_NUMBERS = ["count", "min_accuracy"];
 
 /** "margin:0.7, coreset:0.2" -> [{strategy, fraction}]; throws Error with a readable message. */
 export function parseMix(text) {
@@ -117,9 +120,11 @@ export async function setupSettings(urls, strategiesPromise = api("/api/strategi
     field("overfitting_gap").value = stopping.overfitting?.gap ?? "";
     field("drift_threshold").value = stopping.drift?.threshold ?? "";
     fillTraining(data.training);
+    fillReview(data.review);
     // Settings the server does not have yet stay out of sight rather than half-working.
     $("#sampling-fields").hidden = data.sampling === undefined;
     $("#stopping-fields").hidden = data.stopping === undefined;
+    if ($("#review-fields")) $("#review-fields").hidden = data.review === undefined;
     describe();
   }
 
@@ -141,6 +146,40 @@ export async function setupSettings(urls, strategiesPromise = api("/api/strategi
       training[key] = typeof value === "number" && Number.isNaN(value) ? raw : value;
     }
     return training;
+  }
+
+  const reviewField = (name) => field(`review_${name}`);
+
+  function describeReview() {
+    const option = reviewField("policy").selectedOptions[0];
+    $("#review-policy-description").textContent = (option && option.dataset.description) || "";
+  }
+
+  function fillReview(review) {
+    if (!$("#review-fields") || !review) return;
+    reviewField("policy").value = review.policy || "none";
+    for (const key of REVIEW_NUMBERS) reviewField(key).value = review[key] ?? "";
+    const qualification = review.qualification || {};
+    reviewField("qualification_required").checked = Boolean(qualification.required);
+    for (const key of QUALIFICATION_NUMBERS) reviewField(`qualification_${key}`).value = qualification[key] ?? "";
+    describeReview();
+  }
+
+  /** A number field's value; an empty one is left out (the stored value stays), and text
+   * that is no number goes as it is, for the server to name the field in its message. */
+  function putNumber(target, key, name) {
+    const raw = field(name).value.trim();
+    if (raw === "") delete target[key];
+    else target[key] = Number.isNaN(Number(raw)) ? raw : Number(raw);
+  }
+
+  function reviewBody() {
+    const review = clone(project.review);
+    review.policy = reviewField("policy").value;
+    for (const key of REVIEW_NUMBERS) putNumber(review, key, `review_${key}`);
+    review.qualification = { ...(review.qualification || {}), required: reviewField("qualification_required").checked };
+    for (const key of QUALIFICATION_NUMBERS) putNumber(review.qualification, key, `review_qualification_${key}`);
+    return review;
   }
 
   /** The number in an input, null when empty. */
@@ -218,6 +257,7 @@ export async function setupSettings(urls, strategiesPromise = api("/api/strategi
   strategy.addEventListener("change", describe);
   learner.addEventListener("change", describe);
   field("density_measure").addEventListener("change", describe);
+  if ($("#review-fields")) reviewField("policy").addEventListener("change", describeReview);
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -239,6 +279,7 @@ export async function setupSettings(urls, strategiesPromise = api("/api/strategi
     }
     if (project.stopping !== undefined) body.stopping = stoppingBody();
     if ($("#training-fields") && project.training !== undefined) body.training = trainingBody();
+    if ($("#review-fields") && project.review !== undefined) body.review = reviewBody();
     try {
       fill(await api(urls.project, { method: "PATCH", body }));
       showMessage(message, "Settings saved. They apply from the next round.", "ok");

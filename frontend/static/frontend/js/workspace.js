@@ -12,8 +12,10 @@ import { $, formatNumber, h, pageConfig, showMessage } from "./dom.js";
 import { connectProject } from "./ws.js";
 import { assignShortcuts } from "./hotkeys.js";
 import { liveUpdates, rerankNotice } from "./live.js";
+import { questionsPanel, showReturned } from "./returned.js";
 
-const { projectId } = pageConfig();
+const { projectId, role } = pageConfig();
+const MY_ID = Number($("#workspace").dataset.userId);
 const urls = projectApi(projectId);
 const RESERVED = new Set(["s", "z", "h"]);
 const HINT_STORAGE = "labeler.showHint";
@@ -33,6 +35,7 @@ const el = {
   mine: $("#progress-mine"),
   queue: $("#progress-queue"),
   hintButton: $("#hint-button"),
+  returned: $("#returned-banner"),
 };
 
 const state = {
@@ -42,12 +45,16 @@ const state = {
   shownAt: 0,
   upcoming: [], // claimed, not shown yet
   finished: new Set(), // assignment ids answered or skipped on this page
+  returnedItems: new Set(), // items a reviewer sent back while this page was open
   selected: -1, // index into classes, for Enter
   hintOn: readHintSetting(),
   lastProgressAt: 0,
 };
 
 const jobs = new JobIndicator($("#job-indicator"), { bar: $("#job-bar"), compact: true });
+const questions = questionsPanel({
+  details: $("#questions"), panel: $("#questions-panel"), count: $("#questions-count"), message: el.message, projectId, role,
+});
 
 // ---- the serial chain of server calls -------------------------------------------------
 
@@ -114,7 +121,7 @@ function topUp() {
 /** Take the server's open tasks: keep the one on screen, the rest become the queue. */
 function applyClaim(result) {
   updateProgress(result.progress);
-  let tasks = result.tasks.filter((task) => !state.finished.has(task.id));
+  let tasks = result.tasks.filter((task) => !state.finished.has(task.id) || reopened(task));
   if (state.current) {
     tasks = tasks.filter((task) => task.id !== state.current.id);
   } else if (tasks.length) {
@@ -163,6 +170,10 @@ function submit(key) {
 function skip() {
   const task = state.current;
   if (!task) return;
+  if (task.returned) {
+    status("A reviewer sent this item back to you: fix your answer and submit it (it cannot be skipped).");
+    return;
+  }
   state.finished.add(task.id);
   advance();
   enqueue(() =>
@@ -226,6 +237,8 @@ function display(task) {
     el.meta.replaceChildren();
     el.text.textContent = "Loading the next item…";
     el.hint.hidden = true;
+    showReturned(el.returned, null);
+    questions.show(null);
     select(-1);
     return;
   }
@@ -237,6 +250,8 @@ function display(task) {
   el.card.dataset.split = task.split;
   el.meta.replaceChildren(...describePosition(task));
   el.text.textContent = task.text;
+  showReturned(el.returned, task);
+  questions.show(task.item);
   renderHint();
 }
 
@@ -258,7 +273,7 @@ function renderHint() {
   const task = state.current;
   if (!state.hintOn || !task) {
     el.hint.hidden = true;
-    select(-1);
+    select(preselected(task, -1));
     return;
   }
   el.hint.hidden = false;
@@ -266,12 +281,19 @@ function renderHint() {
     const confidence = task.hint.confidence === null ? "" : ` (${Math.round(task.hint.confidence * 100)}% sure)`;
     el.hint.className = "hint";
     el.hint.textContent = `Model suggests: ${task.hint.name}${confidence}. Press Enter to accept.`;
-    select(state.classes.findIndex((cls) => cls.key === task.hint.label));
+    select(preselected(task, state.classes.findIndex((cls) => cls.key === task.hint.label)));
   } else {
     el.hint.className = "hint none";
     el.hint.textContent = task.split === "eval" ? "No hint on evaluation items." : "No model suggestion for this item.";
-    select(-1);
+    select(preselected(task, -1));
   }
+}
+
+/** A task sent back keeps the annotator's previous answer chosen, so Enter resubmits it. */
+function preselected(task, otherwise) {
+  const previous = task && task.returned && task.returned.answer ? task.returned.answer.label : null;
+  const index = previous ? state.classes.findIndex((cls) => cls.key === previous) : -1;
+  return index >= 0 ? index : otherwise;
 }
 
 function showEmpty() {
@@ -332,6 +354,7 @@ function setupClasses(classes) {
     h("span", {}, keys("S"), " skip"),
     h("span", {}, keys("Z"), " or ", keys("Ctrl+Z"), " undo"),
     h("span", {}, keys("H"), " model hint"),
+    h("span", {}, keys("/"), " ask a question"),
     ...reservedClashes.map((cls) =>
       h("span", { class: "message-warn" }, `${cls.name}'s hotkey ${cls.hotkey} is taken by a command; use its button.`),
     ),
@@ -355,6 +378,11 @@ function onKeyDown(event) {
     event.preventDefault();
   }
   if (event.repeat) return;
+  if (event.key === "/") {
+    event.preventDefault();
+    questions.open();
+    return;
+  }
   const cls = state.classes.find((candidate) => candidate.shortcut === key);
   if (cls && !RESERVED.has(key)) {
     event.preventDefault();
@@ -394,6 +422,22 @@ function onEvent(event) {
   jobs.handle(event);
   if (event.type === "batch.ready") rerank(event);
   else if (event.type === "progress.changed") progressChangedElsewhere();
+  else if (event.type === "task.returned" && event.annotator === MY_ID) taskReturned(event);
+  else if (event.type === "comment.added") questions.changed(event.item);
+}
+
+/** A reviewer sent one of this annotator's answers back: it comes next, even if answered here. */
+function taskReturned(event) {
+  state.returnedItems.add(event.item);
+  status("A reviewer sent one of your answers back; it comes next.");
+  topUp();
+}
+
+function reopened(task) {
+  if (!task.returned || !state.returnedItems.has(task.item)) return false;
+  state.returnedItems.delete(task.item);
+  state.finished.delete(task.id);
+  return true;
 }
 
 function onSocketStatus(socketStatus, info) {

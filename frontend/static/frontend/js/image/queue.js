@@ -17,6 +17,7 @@ export class TaskQueue {
     this.current = null;
     this.upcoming = [];
     this.finished = new Set();
+    this.returnedItems = new Set(); // items a reviewer sent back while the page was open
     this.chain = Promise.resolve();
     this.topUpWaiting = false;
     this.retrying = false;
@@ -72,12 +73,25 @@ export class TaskQueue {
   /** Keep the task on screen; the other open tasks become the queue. */
   applyClaim(result) {
     this.progress(result.progress);
-    let tasks = result.tasks.filter((task) => !this.finished.has(task.id));
+    let tasks = result.tasks.filter((task) => !this.finished.has(task.id) || this.reopened(task));
     if (this.current) tasks = tasks.filter((task) => task.id !== this.current.id);
     else if (tasks.length) this.show(tasks.shift());
     this.upcoming = tasks;
     this.ui.upcoming(tasks);
     if (!this.current) this.ui.empty();
+  }
+
+  /** A reviewer sent an answer of this annotator back: claim it again, even if answered here. */
+  reopen(itemId) {
+    this.returnedItems.add(itemId);
+    this.topUp();
+  }
+
+  reopened(task) {
+    if (!task.returned || !this.returnedItems.has(task.item)) return false;
+    this.returnedItems.delete(task.item);
+    this.finished.delete(task.id);
+    return true;
   }
 
   /** A new batch from the model: swap the queue behind the current item, never the item. */

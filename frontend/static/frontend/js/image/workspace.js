@@ -18,8 +18,10 @@ import { bounds } from "./shapes.js";
 import { describeSuggestions, suggestionShapes } from "./suggestions.js";
 import { assignShortcuts } from "../hotkeys.js";
 import { liveUpdates, rerankNotice } from "../live.js";
+import { questionsPanel, showReturned } from "../returned.js";
 
-const { projectId } = pageConfig();
+const { projectId, role } = pageConfig();
+const MY_ID = Number($("#workspace").dataset.userId);
 const urls = projectApi(projectId);
 const KIND = $("#workspace").dataset.kind;
 const REGIONS = KIND === "detection" || KIND === "segmentation";
@@ -51,6 +53,7 @@ const el = {
   zoom: $("#zoom-level"),
   help: $("#help"),
   status: $("#status"),
+  returned: $("#returned-banner"),
 };
 
 const state = {
@@ -68,6 +71,9 @@ const state = {
 
 const jobs = new JobIndicator($("#job-indicator"), { bar: $("#job-bar"), compact: true });
 const frames = new FrameStrip($("#frame-strip"), projectId);
+const questions = questionsPanel({
+  details: $("#questions"), panel: $("#questions-panel"), count: $("#questions-count"), message: el.message, projectId, role,
+});
 let editor = null;
 
 // ---- messages ---------------------------------------------------------------------------
@@ -140,6 +146,8 @@ function display(task, { returning = false } = {}) {
     el.card.dataset.assignmentId = "";
     el.meta.replaceChildren("Loading the next item…");
     el.hint.hidden = true;
+    showReturned(el.returned, null);
+    questions.show(null);
     el.stageNote.textContent = "Loading the next item…";
     el.stageNote.hidden = false;
     editor.clear();
@@ -155,6 +163,8 @@ function display(task, { returning = false } = {}) {
   el.card.dataset.assignmentId = String(task.id);
   el.card.dataset.split = task.split;
   el.meta.replaceChildren(...describePosition(task));
+  showReturned(el.returned, task);
+  questions.show(task.item);
   $("#copy-previous").hidden = !(REGIONS && task.image && task.image.video !== null && task.image.video !== undefined);
   if (!task.image) {
     editor.clear();
@@ -195,6 +205,9 @@ function showPicture(task, image, returning) {
     status(`Draft restored: ${shapes.length} shape${shapes.length === 1 ? "" : "s"} from your unsubmitted work.`);
   } else if (returning && state.submitted.has(task.item)) {
     shapes = editor.shapesFromRegions(state.submitted.get(task.item));
+  } else if (task.returned && task.returned.answer && Array.isArray(task.returned.answer.regions)) {
+    // A reviewer sent the answer back: the annotator fixes the shapes they drew.
+    shapes = editor.shapesFromRegions(task.returned.answer.regions);
   } else {
     const known = new Set(state.classes.map((cls) => cls.key));
     shapes = suggestionShapes(task, width, height, known, (key) => editor.colourOf(key), KINDS);
@@ -289,6 +302,10 @@ function submitClass(key) {
 }
 
 function skip() {
+  if (state.task && state.task.returned) {
+    status("A reviewer sent this item back to you: fix your answer and submit it (it cannot be skipped).");
+    return;
+  }
   if (state.task) {
     clearDraft(projectId, state.task.item);
     state.draftDirty = false;
@@ -416,12 +433,19 @@ function renderHint() {
     const confidence = task.hint.confidence === null ? "" : ` (${Math.round(task.hint.confidence * 100)}% sure)`;
     el.hint.className = "hint";
     el.hint.textContent = `Model suggests: ${task.hint.name}${confidence}. Press Enter to accept.`;
-    selectClass(state.classes.findIndex((cls) => cls.key === task.hint.label));
+    selectClass(preselected(task, state.classes.findIndex((cls) => cls.key === task.hint.label)));
   } else {
     el.hint.className = "hint none";
     el.hint.textContent = task.split === "eval" ? "No hint on evaluation items." : "No model suggestion for this image.";
-    selectClass(-1);
+    selectClass(preselected(task, -1));
   }
+}
+
+/** A task sent back keeps the annotator's previous class chosen, so Enter resubmits it. */
+function preselected(task, otherwise) {
+  const previous = task && task.returned && task.returned.answer ? task.returned.answer.label : null;
+  const index = previous ? state.classes.findIndex((cls) => cls.key === previous) : -1;
+  return index >= 0 ? index : otherwise;
 }
 
 function selectClass(index) {
@@ -451,6 +475,7 @@ function shortcuts() {
     ["+ / − / 0", "zoom in, out, fit (or the mouse wheel)"],
     ["Space+drag, middle drag", "pan"],
     ["S", "skip this image"],
+    ["/", "ask a question about this image"],
     ["?", "this help"],
   ];
   if (!REGIONS) {
@@ -542,6 +567,11 @@ function onKeyDown(event) {
   if (REGIONS && editor.tool.key(event)) {
     event.preventDefault();
     updateSidebar();
+    return;
+  }
+  if (key === "/") {
+    event.preventDefault();
+    questions.open();
     return;
   }
   if (handleCommon(event, key)) return;
@@ -714,6 +744,10 @@ function onEvent(event) {
   jobs.handle(event);
   if (event.type === "batch.ready") queue.rerank(event);
   else if (event.type === "progress.changed") progressChangedElsewhere();
+  else if (event.type === "task.returned" && event.annotator === MY_ID) {
+    status("A reviewer sent one of your answers back; it comes next.");
+    queue.reopen(event.item);
+  } else if (event.type === "comment.added") questions.changed(event.item);
 }
 
 function onSocketStatus(socketStatus, info) {
