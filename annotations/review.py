@@ -13,12 +13,12 @@ from django.utils import timezone
 
 from .errors import Conflict, InvalidInput, NotAssigned
 from .events import publish_on_commit
-from .models import Annotation, Assignment, Consensus, Item, ItemEvent, Project, Region
+from .models import Annotation, Assignment, Comment, Consensus, Item, ItemEvent, Project, Region
 from .regions import create_regions, region_payload, validate_regions
 from .settling import settle_item
 
 REVIEWABLE = (Annotation.Review.NONE, Annotation.Review.PENDING, Annotation.Review.APPROVED)
-QUEUE_REASONS = ("pending", "consensus", "all")
+QUEUE_REASONS = ("pending", "consensus", "questions", "all")
 
 
 def answer_snapshot(annotation: Annotation) -> dict:
@@ -85,7 +85,8 @@ def send_item_to_review(item: Item) -> int:
 
 def review_queue(project: Project, reviewer: User, reason: str = "all"):
     """Items waiting for this reviewer, oldest first: answers pending review (never the
-    reviewer's own) and items whose consensus needs a decision (tie, below quorum)."""
+    reviewer's own), items whose consensus needs a decision (tie, below quorum), and
+    items with an open question."""
     if reason not in QUEUE_REASONS:
         raise InvalidInput(f"reason must be one of {', '.join(QUEUE_REASONS)}.")
     pending = Annotation.objects.filter(
@@ -94,13 +95,16 @@ def review_queue(project: Project, reviewer: User, reason: str = "all"):
     undecided = Consensus.objects.filter(
         item=OuterRef("pk"), status__in=[Consensus.Status.TIE, Consensus.Status.BELOW_QUORUM]
     )
+    questions = Comment.objects.filter(item=OuterRef("pk"), parent=None, resolved=False)
     items = Item.objects.filter(project=project)
     if reason == "pending":
         items = items.filter(Exists(pending))
     elif reason == "consensus":
         items = items.filter(Exists(undecided))
+    elif reason == "questions":
+        items = items.filter(Exists(questions))
     else:
-        items = items.filter(Exists(pending) | Exists(undecided))
+        items = items.filter(Exists(pending) | Exists(undecided) | Exists(questions))
     return items.annotate(
         pending_answers=Count("annotations", filter=Q(annotations__review_status=Annotation.Review.PENDING)),
     ).order_by("pk")
@@ -115,6 +119,7 @@ def review_counts(project: Project) -> dict:
     counts["undecided"] = Consensus.objects.filter(
         project=project, status__in=[Consensus.Status.TIE, Consensus.Status.BELOW_QUORUM]
     ).count()
+    counts["questions"] = Comment.objects.filter(project=project, parent=None, resolved=False).count()
     return counts
 
 

@@ -73,3 +73,12 @@ def test_bad_comments_are_refused_with_what_to_fix(cast, asked, body, message):
     response = client_for(cast["reviewer"]).post(url, body, format="json")
     assert response.status_code == 400 and message in response.json()["detail"]
     assert Comment.objects.count() == before
+
+
+def test_items_with_open_questions_are_listed_in_the_review_queue(cast, asked):
+    project, item_id, _, question = asked
+    reviewer = client_for(cast["reviewer"])
+    queue = reviewer.get(f"/api/projects/{project.pk}/review/queue/?reason=questions").json()
+    assert [item["id"] for item in queue["items"]] == [item_id] and queue["counts"]["questions"] == 1
+    reviewer.post(f"/api/projects/{project.pk}/comments/{question['id']}/resolve/", {"resolved": True}, format="json")
+    assert reviewer.get(f"/api/projects/{project.pk}/review/queue/?reason=questions").json()["items"] == []

@@ -16,7 +16,7 @@ const root = $("#review");
 const MY_ID = Number(root.dataset.userId);
 const KIND = root.dataset.kind;
 const REGIONS = KIND === "detection" || KIND === "segmentation";
-const REASONS = ["all", "pending", "consensus"];
+const REASONS = ["all", "pending", "consensus", "questions"];
 const QUEUE_LIMIT = 200;
 // One colour per annotator on the image, in answer order; far apart from each other.
 const PALETTE = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#9a6324"];
@@ -174,6 +174,7 @@ function renderQueue() {
   $("#count-all").textContent = state.reason === "all" ? queueCount() : "";
   $("#count-pending").textContent = formatNumber(counts.pending ?? 0);
   $("#count-undecided").textContent = formatNumber(counts.undecided ?? 0);
+  $("#count-questions").textContent = formatNumber(counts.questions ?? 0);
   for (const button of $$("[data-reason]", el.filters)) {
     button.setAttribute("aria-pressed", String(button.dataset.reason === state.reason));
   }
