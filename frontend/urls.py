@@ -13,4 +13,5 @@ urlpatterns = [
     path("projects/<int:project_id>/review/", views.review_page, name="review"),
     path("projects/<int:project_id>/agreement/", views.agreement_page, name="agreement"),
     path("projects/<int:project_id>/quality/", views.quality_page, name="quality"),
+    path("projects/<int:project_id>/guide/", views.guide_page, name="guide"),
 ]

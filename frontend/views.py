@@ -68,3 +68,10 @@ def quality_page(request, project_id: int):
 def review_page(request, project_id: int):
     """The reviewers' queue and decisions; annotators get the forbidden page."""
     return _page(request, project_id, Membership.Role.REVIEWER, "frontend/review.html")
+
+
+@login_required
+def guide_page(request, project_id: int):
+    """Every member reads the guide here; the template shows admins the editor and the
+    others the form to propose an edit."""
+    return _page(request, project_id, Membership.Role.ANNOTATOR, "frontend/guide.html")

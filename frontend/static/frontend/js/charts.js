@@ -295,3 +295,232 @@ export function chartDownloads({ csvButton, pngButton, chart, name, csv, onError
   enable(false);
   return { enable };
 }
+
+// ---------------------------------------------------------------------------------------
+// Counts and shares: the project dashboard's bars and histograms
+
+export { text as chartText };
+export const CHART_COLOURS = { text: TEXT, muted: MUTED, grid: GRID };
+
+/** Empty the chart and size it to the width it is shown at (360 px at least), so its
+ * text keeps the page's size; height is a number or a function of that width (a legend
+ * may need more rows on a narrow chart). Returns the width. */
+export function chartFrame(chart, height) {
+  chart.removeAttribute("hidden");
+  chart.removeAttribute("width");
+  const width = Math.max(chart.clientWidth || 0, 360);
+  sized(chart, width, typeof height === "function" ? height(width) : height);
+  return width;
+}
+
+/** Round steps from 0 up to at least `top`, about `most` of them; whole numbers when `whole`. */
+export function axisTicks(top, { most = 4, whole = true } = {}) {
+  if (!(top > 0)) return [0, 1];
+  const rough = top / most;
+  const power = 10 ** Math.floor(Math.log10(rough));
+  let step = [1, 2, 2.5, 5, 10].map((m) => m * power).find((s) => s >= rough);
+  if (whole) step = Math.max(1, Math.round(step));
+  const ticks = [0];
+  while (ticks[ticks.length - 1] < top - 1e-9) ticks.push(Number((ticks.length * step).toFixed(6)));
+  return ticks;
+}
+
+const wholeNumber = (value) => Math.round(Number(value)).toLocaleString("en-US");
+
+/** How many category labels to skip so that they do not overlap. */
+function labelEvery(slot, longest) {
+  return Math.max(1, Math.ceil((longest * 6.2 + 8) / Math.max(1, slot)));
+}
+
+/** A legend row under the plot: coloured marks with names, wrapped to the width. */
+function legend(chart, entries, { left, top, width }) {
+  let x = left;
+  let y = top;
+  for (const entry of entries) {
+    const label = truncate(entry.name, 28);
+    const size = 24 + label.length * 6.2;
+    if (x > left && x + size > width) {
+      x = left;
+      y += 18;
+    }
+    if (entry.line) {
+      chart.append(svg("line", { x1: x, x2: x + 16, y1: y - 4, y2: y - 4, stroke: entry.colour, "stroke-width": entry.width || 2, "stroke-dasharray": entry.dash || "" }));
+    } else {
+      chart.append(svg("rect", { x, y: y - 9, width: 11, height: 11, rx: 2, fill: entry.colour }));
+    }
+    chart.append(text({ x: x + (entry.line ? 20 : 16), y, fill: TEXT }, label));
+    x += size + 14;
+  }
+  return y;
+}
+
+/** Rows that a legend of these names takes at this width (for sizing the chart first). */
+function legendRows(names, left, width) {
+  let rows = names.length ? 1 : 0;
+  let x = left;
+  for (const name of names) {
+    const size = 24 + truncate(name, 28).length * 6.2;
+    if (x > left && x + size > width) {
+      rows += 1;
+      x = left;
+    }
+    x += size + 14;
+  }
+  return rows;
+}
+
+/** Columns of counts, one per category, each stacked from its series (one series: plain
+ * bars). categories: [{key, label}]; series: [{name, values (one per category), colour}].
+ * Each segment is a rect.segment with data-category, data-series and data-value; each
+ * column a g.column with data-category and data-total, its total written on top. */
+export function renderStackedBars(chart, categories, series, { format = wholeNumber, unit = "" } = {}) {
+  const pad = { left: 44, right: 14, top: 18, bottom: 30 };
+  const plotHeight = 170;
+  const names = series.length > 1 ? series.map((s) => s.name) : [];
+  const width = chartFrame(chart, (shown) => {
+    const rows = legendRows(names, pad.left, shown - pad.right);
+    return pad.top + plotHeight + pad.bottom + rows * 18 + (rows ? 6 : 0);
+  });
+  const totals = categories.map((_, index) => series.reduce((sum, s) => sum + (Number(s.values[index]) || 0), 0));
+  const ticks = axisTicks(Math.max(1, ...totals));
+  const top = ticks[ticks.length - 1];
+  const y = (value) => pad.top + (1 - value / top) * plotHeight;
+  for (const tick of ticks) {
+    chart.append(svg("line", { x1: pad.left, x2: width - pad.right, y1: y(tick), y2: y(tick), stroke: GRID, "stroke-width": 1, "stroke-dasharray": tick === 0 ? "" : "2 3" }));
+    chart.append(text({ x: pad.left - 6, y: y(tick) + 4, "text-anchor": "end", "font-size": 10 }, format(tick)));
+  }
+  const slot = (width - pad.left - pad.right) / Math.max(1, categories.length);
+  const barWidth = Math.max(2, Math.min(46, slot * 0.72));
+  const every = labelEvery(slot, Math.max(...categories.map((c) => String(c.label).length)));
+  categories.forEach((category, index) => {
+    const middle = pad.left + index * slot + slot / 2;
+    const column = svg("g", { class: "column", "data-category": category.key, "data-total": String(totals[index]) });
+    let base = 0;
+    series.forEach((s, seriesIndex) => {
+      const value = Number(s.values[index]) || 0;
+      if (value <= 0) return;
+      const rect = svg("rect", {
+        class: "segment", x: (middle - barWidth / 2).toFixed(1), y: y(base + value).toFixed(1), width: barWidth.toFixed(1),
+        height: Math.max(0.5, y(base) - y(base + value)).toFixed(1), fill: s.colour || PALETTE[seriesIndex % PALETTE.length],
+        "data-category": category.key, "data-series": s.name, "data-value": String(value),
+      });
+      const what = series.length > 1 ? `${s.name}, ${category.label}` : category.label;
+      rect.append(svg("title", {}, `${what}: ${format(value)}${unit ? ` ${unit}` : ""}`));
+      column.append(rect);
+      base += value;
+    });
+    if (totals[index] > 0 && barWidth >= 14) {
+      column.append(text({ x: middle, y: y(totals[index]) - 4, "text-anchor": "middle", "font-size": 10, fill: TEXT, class: "total" }, format(totals[index])));
+    }
+    if (index % every === 0 || index === categories.length - 1) {
+      const room = Math.max(4, Math.floor((slot * every) / 6.2));
+      column.append(text({ x: middle, y: pad.top + plotHeight + 16, "text-anchor": "middle", "font-size": 10 }, truncate(category.label, room)));
+    }
+    chart.append(column);
+  });
+  if (names.length) {
+    legend(chart, series.map((s, index) => ({ name: s.name, colour: s.colour || PALETTE[index % PALETTE.length] })), {
+      left: pad.left, top: pad.top + plotHeight + pad.bottom + 10, width: width - pad.right,
+    });
+  }
+}
+
+const percentText = (value) => `${Math.round(Number(value) * 100)}%`;
+
+/** Bars of shares (0..1) with a target mark on each bar that has one.
+ * bars: [{key, label, value, target, note, title}]. Each bar is a g.bar with data-key,
+ * data-value and data-target; its mark a g.target-marker with data-target. */
+export function renderTargetBars(chart, bars, { colour = PALETTE[0], targetColour = TEXT, valueName = "share", targetName = "target" } = {}) {
+  const pad = { left: 44, right: 14, top: 18, bottom: 30 };
+  const plotHeight = 170;
+  const hasTargets = bars.some((bar) => bar.target !== null && bar.target !== undefined);
+  const width = chartFrame(chart, pad.top + plotHeight + pad.bottom + 24);
+  const highest = Math.max(0.05, ...bars.map((bar) => Number(bar.value) || 0), ...bars.map((bar) => Number(bar.target) || 0));
+  const ticks = axisTicks(Math.min(1, highest * 1.1), { whole: false });
+  const top = ticks[ticks.length - 1];
+  const y = (value) => pad.top + (1 - Math.min(value, top) / top) * plotHeight;
+  for (const tick of ticks) {
+    chart.append(svg("line", { x1: pad.left, x2: width - pad.right, y1: y(tick), y2: y(tick), stroke: GRID, "stroke-width": 1, "stroke-dasharray": tick === 0 ? "" : "2 3" }));
+    chart.append(text({ x: pad.left - 6, y: y(tick) + 4, "text-anchor": "end", "font-size": 10 }, percentText(tick)));
+  }
+  const slot = (width - pad.left - pad.right) / Math.max(1, bars.length);
+  const barWidth = Math.max(4, Math.min(56, slot * 0.6));
+  const every = labelEvery(slot, Math.max(...bars.map((bar) => String(bar.label).length)));
+  bars.forEach((bar, index) => {
+    const middle = pad.left + index * slot + slot / 2;
+    const value = Number(bar.value) || 0;
+    const target = bar.target === null || bar.target === undefined ? null : Number(bar.target);
+    const group = svg("g", { class: "bar", "data-key": bar.key, "data-value": String(value), "data-target": target === null ? "" : String(target) });
+    group.append(svg("rect", { x: (middle - barWidth / 2).toFixed(1), y: y(value).toFixed(1), width: barWidth.toFixed(1), height: Math.max(0.5, y(0) - y(value)).toFixed(1), rx: 2, fill: colour }));
+    const label = bar.note ?? percentText(value);
+    if (barWidth >= 18) group.append(text({ x: middle, y: Math.min(y(value), target === null ? Infinity : y(target)) - 5, "text-anchor": "middle", "font-size": 10, fill: TEXT, "font-weight": 600 }, label));
+    if (index % every === 0) {
+      group.append(text({ x: middle, y: pad.top + plotHeight + 16, "text-anchor": "middle", "font-size": 10, fill: TEXT }, truncate(bar.label, Math.max(4, Math.floor((slot * every) / 6.2)))));
+    }
+    group.append(svg("title", {}, bar.title || `${bar.label}: ${percentText(value)}${target === null ? "" : `, ${targetName} ${percentText(target)}`}`));
+    if (target !== null) {
+      const reach = Math.min(slot * 0.45, barWidth / 2 + 8);
+      const marker = svg("g", { class: "target-marker", "data-target": String(target) });
+      marker.append(
+        svg("line", { x1: middle - reach, x2: middle + reach, y1: y(target), y2: y(target), stroke: targetColour, "stroke-width": 2.5 }),
+        svg("path", { d: `M${(middle - reach - 5).toFixed(1)},${(y(target) - 4).toFixed(1)} l5,4 l-5,4 z`, fill: targetColour }),
+      );
+      group.append(marker);
+    }
+    chart.append(group);
+  });
+  const entries = [{ name: valueName, colour }];
+  if (hasTargets) entries.push({ name: targetName, colour: targetColour, line: true, width: 2.5 });
+  legend(chart, entries, { left: pad.left, top: pad.top + plotHeight + pad.bottom + 12, width: width - pad.right });
+}
+
+/** A histogram of counts over contiguous bins, with the mean marked.
+ * histogram: {edges, counts, mean}. Each bin is a rect.bin with data-low, data-high and
+ * data-count; the mean a g.mean-marker with data-mean. */
+export function renderCountHistogram(chart, histogram, { colour = PALETTE[1], lowText = "", highText = "", what = "items", valueName = "value" } = {}) {
+  const edges = histogram.edges.map(Number);
+  const counts = histogram.counts.map(Number);
+  const pad = { left: 44, right: 14, top: 14, bottom: 34 };
+  const plotHeight = 150;
+  const width = chartFrame(chart, pad.top + plotHeight + pad.bottom);
+  const low = edges[0];
+  const high = edges[edges.length - 1] === low ? low + 1 : edges[edges.length - 1];
+  const ticks = axisTicks(Math.max(1, ...counts));
+  const top = ticks[ticks.length - 1];
+  const x = (value) => pad.left + ((value - low) / (high - low)) * (width - pad.left - pad.right);
+  const y = (value) => pad.top + (1 - value / top) * plotHeight;
+  for (const tick of ticks) {
+    chart.append(svg("line", { x1: pad.left, x2: width - pad.right, y1: y(tick), y2: y(tick), stroke: GRID, "stroke-width": 1, "stroke-dasharray": tick === 0 ? "" : "2 3" }));
+    chart.append(text({ x: pad.left - 6, y: y(tick) + 4, "text-anchor": "end", "font-size": 10 }, wholeNumber(tick)));
+  }
+  const every = Math.max(1, Math.ceil(edges.length / 11));
+  edges.forEach((edge, index) => {
+    if (index % every === 0 || index === edges.length - 1) {
+      chart.append(text({ x: x(edge), y: pad.top + plotHeight + 14, "text-anchor": "middle", "font-size": 10 }, String(Number(edge.toFixed(2)))));
+    }
+  });
+  if (lowText) chart.append(text({ x: pad.left, y: pad.top + plotHeight + 28, "text-anchor": "start", "font-size": 10 }, lowText));
+  if (highText) chart.append(text({ x: width - pad.right, y: pad.top + plotHeight + 28, "text-anchor": "end", "font-size": 10 }, highText));
+  counts.forEach((count, index) => {
+    const left = x(edges[index]);
+    const right = x(edges[index + 1]);
+    const rect = svg("rect", {
+      class: "bin", x: (left + 0.5).toFixed(1), y: y(count).toFixed(1), width: Math.max(0.5, right - left - 1).toFixed(1),
+      height: Math.max(0, y(0) - y(count)).toFixed(1), fill: colour,
+      "data-low": String(edges[index]), "data-high": String(edges[index + 1]), "data-count": String(count),
+    });
+    rect.append(svg("title", {}, `${wholeNumber(count)} ${what} with ${valueName} ${edges[index]}–${edges[index + 1]}`));
+    chart.append(rect);
+  });
+  if (histogram.mean !== null && histogram.mean !== undefined) {
+    const at = x(Number(histogram.mean));
+    const marker = svg("g", { class: "mean-marker", "data-mean": String(histogram.mean) });
+    const caption = `mean ${Number(histogram.mean).toFixed(2)}`;
+    marker.append(
+      svg("line", { x1: at, x2: at, y1: pad.top, y2: y(0), stroke: TEXT, "stroke-width": 1.5, "stroke-dasharray": "4 3" }),
+      text({ x: at + (at > width * 0.75 ? -4 : 4), y: pad.top + 9, "text-anchor": at > width * 0.75 ? "end" : "start", fill: TEXT }, caption),
+      svg("title", {}, `${caption} over ${wholeNumber(histogram.items ?? counts.reduce((a, b) => a + b, 0))} ${what}`),
+    );
+    chart.append(marker);
+  }
+}

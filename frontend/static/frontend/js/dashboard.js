@@ -1,12 +1,17 @@
 // The project dashboard: progress, the learning curve, the model job, the stopping advice
-// and drift report of the latest round, and for admins retraining, settings, simulations,
-// imports and members. Kept live by the project websocket.
+// and drift report of the latest round; for reviewers and admins the charts of progress,
+// classes, pool uncertainty and annotators; for admins retraining, settings and the
+// configuration file, simulations, imports and members. Kept live by the project websocket.
 
 import { api, errorMessage, projectApi } from "./api.js";
-import { firedLabels, renderCurve, renderHistogram } from "./curve.js";
+import { chartDownloads } from "./charts.js";
+import { setupConfigFile } from "./config_file.js";
+import { firedLabels, renderHistogram } from "./curve.js";
+import { setupDashboardCharts } from "./dashboard_charts.js";
 import { $, debounce, formatNumber, formatScore, formatTime, h, pageConfig, showMessage } from "./dom.js";
 import { setupImporter } from "./importer.js";
 import { JobIndicator } from "./jobs.js";
+import { curveFromDashboard, curveFromRounds, curveHasPoints, learningCurveCsv, renderLearningCurve } from "./learning_curve.js";
 import { setupMembers } from "./members.js";
 import { setupSettings } from "./settings.js";
 import { setupSimulation } from "./simulation.js";
@@ -17,6 +22,27 @@ const urls = projectApi(projectId);
 const message = $("#message");
 const jobs = new JobIndicator($("#job-status"), { text: $("#job-text"), bar: $("#job-bar") });
 let rounds = [];
+// The dashboard API's learning curve (reviewers and admins): per learner, with the random
+// baseline. Annotators' curve comes from the rounds.
+let dashboardCurve = null;
+let curve = curveFromRounds([]);
+
+const curveDownloads = chartDownloads({
+  csvButton: $("#curve-csv"), pngButton: $("#curve-png"), chart: $("#curve"), name: `project-${projectId}-learning-curve`,
+  csv: () => learningCurveCsv(curve),
+  onError: (text) => showMessage(message, text, "error"),
+});
+
+function drawCurve() {
+  curve = dashboardCurve ? curveFromDashboard(dashboardCurve, rounds) : curveFromRounds(rounds);
+  const drawn = curveHasPoints(curve) && renderLearningCurve($("#curve"), curve);
+  if (!drawn) $("#curve").setAttribute("hidden", "");
+  const legend = $("#curve-legend");
+  legend.hidden = !drawn;
+  legend.querySelector("[data-legend=stop]").hidden = !drawn || curve.stops.length === 0;
+  $("#curve-empty").hidden = drawn;
+  curveDownloads.enable(drawn);
+}
 
 async function loadProgress() {
   try {
@@ -125,7 +151,7 @@ async function loadRounds() {
         }),
     );
   }
-  renderCurve($("#curve"), $("#curve-legend"), rounds);
+  drawCurve();
   renderStopping(rounds[rounds.length - 1]);
   renderDrift(rounds[rounds.length - 1]);
 }
@@ -159,6 +185,14 @@ function setupRetrain() {
 }
 
 const progressSoon = debounce(loadProgress, 800);
+const charts = setupDashboardCharts(`${urls.project}dashboard/`, {
+  name: `project-${projectId}`,
+  onData(data) {
+    dashboardCurve = data.learning_curve || null;
+    drawCurve();
+  },
+});
+const chartsSoon = () => charts && charts.refreshSoon();
 // Settings and simulations both list the strategies: one request for the two.
 // Only the strategies that fit this kind of project (detection ones for image regions).
 const projectKind = document.body.dataset.projectKind || "";
@@ -175,12 +209,16 @@ connectProject(projectId, {
     if (event.type === "batch.ready") {
       loadRounds();
       progressSoon();
+      chartsSoon();
     } else if (event.type === "progress.changed") {
       progressSoon();
+      chartsSoon();
     } else if (event.type === "import.progress") {
       importer.onProgress(event);
-    } else if (String(event.type).startsWith("simulation.") && simulation) {
-      simulation.refresh();
+    } else if (String(event.type).startsWith("simulation.")) {
+      if (simulation) simulation.refresh();
+      // A finished simulation may bring a new random baseline for the learning curve.
+      if (event.type === "simulation.finished" && event.state === "succeeded") chartsSoon();
     }
   },
   onStatus(status, info) {
@@ -188,6 +226,7 @@ connectProject(projectId, {
       loadJob();
       loadRounds();
       loadProgress();
+      chartsSoon();
     } else if (status === "denied") {
       showMessage(message, "Live updates were refused: your session may have ended. Reload the page.", "error");
     }
@@ -198,7 +237,19 @@ loadProgress();
 loadRounds();
 loadJob();
 setupRetrain();
-setupSettings(urls, strategies);
+let members = null;
+const settings = setupSettings(urls, strategies, {
+  onSaved(project) {
+    if (members) members.setProject(project);
+    chartsSoon(); // target shares may have changed
+  },
+});
+members = setupMembers(urls, document.body.dataset.username, settings.then((panel) => panel && panel.project)) || null;
+setupConfigFile(`${urls.project}config/`, {
+  onApplied() {
+    settings.then((panel) => panel && panel.reload());
+    chartsSoon();
+  },
+});
 setupSimulation(urls, strategies).then((panel) => (simulation = panel || null));
-setupMembers(urls, document.body.dataset.username);
-window.addEventListener("resize", debounce(() => renderCurve($("#curve"), $("#curve-legend"), rounds), 200));
+window.addEventListener("resize", debounce(drawCurve, 200));

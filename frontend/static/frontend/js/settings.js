@@ -1,6 +1,7 @@
 // The admin's project settings form: PATCH /api/projects/<id>/, errors shown per field.
 // Sampling options and stopping thresholds are nested objects on the project; the form
-// edits some of their fields and sends the rest back as they were.
+// edits some of their fields and sends the rest back as they were. What starts a round
+// (every N labels, a schedule or only by hand) is chosen here too.
 
 import { api, ApiError, errorMessage, fieldErrors } from "./api.js";
 import { $, $$, h, showMessage } from "./dom.js";
@@ -56,9 +57,14 @@ function errorSlot(form, key, text) {
   return null;
 }
 
-export async function setupSettings(urls, strategiesPromise = api("/api/strategies/")) {
+/**
+ * Resolves, once the form is filled, to {project, reload()}: the project as last loaded or
+ * saved, and a reload from the server (after a configuration file changed it). onSaved(project)
+ * follows each save. Resolves to undefined where the page has no settings form.
+ */
+export async function setupSettings(urls, strategiesPromise = api("/api/strategies/"), { onSaved = () => {} } = {}) {
   const form = $("#settings-form");
-  if (!form) return;
+  if (!form) return undefined;
   const message = $("#settings-message");
   const strategy = $("#set-strategy");
   const learner = $("#set-learner");
@@ -76,6 +82,15 @@ export async function setupSettings(urls, strategiesPromise = api("/api/strategi
     const density = field("density_measure").value !== "";
     field("density_combine").disabled = !density;
     field("density_beta").disabled = !density;
+    describeTrigger();
+  }
+
+  function describeTrigger() {
+    const trigger = field("retrain_trigger");
+    const option = trigger.selectedOptions[0];
+    $("#retrain-trigger-description").textContent = (option && option.dataset.description) || "";
+    $("#retrain-every-field").hidden = trigger.value !== "labels";
+    $("#retrain-interval-field").hidden = trigger.value !== "schedule";
   }
 
   function ratioInputs(classes, ratios) {
@@ -101,6 +116,10 @@ export async function setupSettings(urls, strategiesPromise = api("/api/strategi
       learner.value = data.learner;
     }
     for (const name of Object.keys(NUMBERS)) field(name).value = data[name];
+    // Servers without the trigger setting keep the form as it was.
+    field("retrain_trigger").closest(".field").hidden = data.retrain_trigger === undefined;
+    if (data.retrain_trigger !== undefined) field("retrain_trigger").value = data.retrain_trigger;
+    field("retrain_interval_minutes").value = data.retrain_interval_minutes ?? "";
     const sampling = data.sampling || {};
     field("mix").value = formatMix(sampling.mix);
     field("density_measure").value = sampling.density ? sampling.density.measure : "";
@@ -255,6 +274,7 @@ export async function setupSettings(urls, strategiesPromise = api("/api/strategi
   }
 
   strategy.addEventListener("change", describe);
+  field("retrain_trigger").addEventListener("change", describeTrigger);
   learner.addEventListener("change", describe);
   field("density_measure").addEventListener("change", describe);
   if ($("#review-fields")) reviewField("policy").addEventListener("change", describeReview);
@@ -268,6 +288,14 @@ export async function setupSettings(urls, strategiesPromise = api("/api/strategi
       const raw = field(name).value.trim();
       const value = parse(raw);
       body[name] = raw === "" || Number.isNaN(value) ? raw : value;
+    }
+    if (project.retrain_trigger !== undefined) {
+      body.retrain_trigger = field("retrain_trigger").value;
+      // Only a schedule uses the interval; the stored one stays otherwise.
+      if (body.retrain_trigger === "schedule") {
+        const raw = field("retrain_interval_minutes").value.trim();
+        body.retrain_interval_minutes = /^\d+$/.test(raw) ? Number(raw) : raw;
+      }
     }
     try {
       if (project.sampling !== undefined) body.sampling = samplingBody();
@@ -283,6 +311,7 @@ export async function setupSettings(urls, strategiesPromise = api("/api/strategi
     try {
       fill(await api(urls.project, { method: "PATCH", body }));
       showMessage(message, "Settings saved. They apply from the next round.", "ok");
+      onSaved(project);
     } catch (error) {
       const fields = error instanceof ApiError ? fieldErrors(error.body) : {};
       let shown = false;
@@ -296,4 +325,21 @@ export async function setupSettings(urls, strategiesPromise = api("/api/strategi
       showMessage(message, shown ? "Not saved: fix the marked fields." : `Not saved: ${errorMessage(error)}`, "error");
     }
   });
+
+  async function reload() {
+    try {
+      fill(await api(urls.project));
+      $$("[data-error-for]", form).forEach((slot) => (slot.textContent = ""));
+      onSaved(project);
+    } catch (error) {
+      showMessage(message, `Could not reload the settings: ${errorMessage(error)}`, "error");
+    }
+  }
+
+  return {
+    get project() {
+      return project;
+    },
+    reload,
+  };
 }

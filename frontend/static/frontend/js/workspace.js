@@ -13,11 +13,12 @@ import { connectProject } from "./ws.js";
 import { assignShortcuts } from "./hotkeys.js";
 import { liveUpdates, rerankNotice } from "./live.js";
 import { questionsPanel, showReturned } from "./returned.js";
+import { guidePanel } from "./guide_panel.js";
 
 const { projectId, role } = pageConfig();
 const MY_ID = Number($("#workspace").dataset.userId);
 const urls = projectApi(projectId);
-const RESERVED = new Set(["s", "z", "h"]);
+const RESERVED = new Set(["s", "z", "h", "?"]);
 const HINT_STORAGE = "labeler.showHint";
 
 const el = {
@@ -55,6 +56,7 @@ const jobs = new JobIndicator($("#job-indicator"), { bar: $("#job-bar"), compact
 const questions = questionsPanel({
   details: $("#questions"), panel: $("#questions-panel"), count: $("#questions-count"), message: el.message, projectId, role,
 });
+const guide = guidePanel({ panel: $("#guide-panel"), toggleButton: $("#guide-toggle"), projectId, role, keyLabel: "?" });
 
 // ---- the serial chain of server calls -------------------------------------------------
 
@@ -131,14 +133,15 @@ function applyClaim(result) {
   if (!state.current) showEmpty();
 }
 
-/** The model made a new batch: swap the queue behind the current item, never the item itself. */
+/** The model made a new batch (event), or one may have been missed while the live channel
+ * was down (no event): swap the queue behind the current item, never the item itself. */
 function rerank(event) {
   enqueue(async () => {
     const keep = state.current ? [state.current.id] : [];
     const body = { want: 2, release_except: keep };
     const result = await withRetry(() => api(urls.claim, { method: "POST", body }), "Loading the new queue");
     applyClaim(result);
-    showRerankNotice(event);
+    if (event) showRerankNotice(event);
   }).catch((error) => reportError(error, "Could not load the re-ranked queue"));
 }
 
@@ -355,6 +358,7 @@ function setupClasses(classes) {
     h("span", {}, keys("Z"), " or ", keys("Ctrl+Z"), " undo"),
     h("span", {}, keys("H"), " model hint"),
     h("span", {}, keys("/"), " ask a question"),
+    h("span", {}, keys("?"), " labeling guide"),
     ...reservedClashes.map((cls) =>
       h("span", { class: "message-warn" }, `${cls.name}'s hotkey ${cls.hotkey} is taken by a command; use its button.`),
     ),
@@ -381,6 +385,11 @@ function onKeyDown(event) {
   if (event.key === "/") {
     event.preventDefault();
     questions.open();
+    return;
+  }
+  if (event.key === "?") {
+    event.preventDefault();
+    guide.toggle();
     return;
   }
   const cls = state.classes.find((candidate) => candidate.shortcut === key);
@@ -424,6 +433,7 @@ function onEvent(event) {
   else if (event.type === "progress.changed") progressChangedElsewhere();
   else if (event.type === "task.returned" && event.annotator === MY_ID) taskReturned(event);
   else if (event.type === "comment.added") questions.changed(event.item);
+  else if (event.type === "guide.changed") guide.changed(event.version);
 }
 
 /** A reviewer sent one of this annotator's answers back: it comes next, even if answered here. */
@@ -448,7 +458,8 @@ function onSocketStatus(socketStatus, info) {
     }
     if (info.reconnected) {
       loadJob();
-      topUp();
+      rerank(null); // a new batch may have been missed while disconnected
+      guide.changed(); // an edit may have been missed while disconnected
     }
   } else if (socketStatus === "denied") {
     showMessage(el.message, "Live updates were refused: your session may have ended. Reload the page.", "error");

@@ -94,13 +94,14 @@ export class TaskQueue {
     return true;
   }
 
-  /** A new batch from the model: swap the queue behind the current item, never the item. */
+  /** A new batch from the model (event), or one perhaps missed while the live channel was
+   * down (null): swap the queue behind the current item, never the item. */
   rerank(event) {
     this.enqueue(async () => {
       const body = { want: 2, release_except: this.current ? [this.current.id] : [] };
       const result = await this.withRetry(() => api(this.urls.claim, { method: "POST", body }), "Loading the new queue");
       this.applyClaim(result);
-      this.ui.rerankNotice(event);
+      if (event) this.ui.rerankNotice(event);
     }).catch((error) => this.report(error, "Could not load the re-ranked queue"));
   }
 

@@ -19,6 +19,7 @@ import { describeSuggestions, suggestionShapes } from "./suggestions.js";
 import { assignShortcuts } from "../hotkeys.js";
 import { liveUpdates, rerankNotice } from "../live.js";
 import { questionsPanel, showReturned } from "../returned.js";
+import { guidePanel } from "../guide_panel.js";
 
 const { projectId, role } = pageConfig();
 const MY_ID = Number($("#workspace").dataset.userId);
@@ -74,6 +75,9 @@ const frames = new FrameStrip($("#frame-strip"), projectId);
 const questions = questionsPanel({
   details: $("#questions"), panel: $("#questions-panel"), count: $("#questions-count"), message: el.message, projectId, role,
 });
+// "?" is this page's shortcut help, so the guide takes Shift+G (Shift+letter keys are
+// commands here, like Shift+A; the class keys are the plain letters).
+const guide = guidePanel({ panel: $("#guide-panel"), toggleButton: $("#guide-toggle"), projectId, role, keyLabel: "Shift+G" });
 let editor = null;
 
 // ---- messages ---------------------------------------------------------------------------
@@ -476,6 +480,7 @@ function shortcuts() {
     ["Space+drag, middle drag", "pan"],
     ["S", "skip this image"],
     ["/", "ask a question about this image"],
+    ["Shift+G", "show or hide the labeling guide"],
     ["?", "this help"],
   ];
   if (!REGIONS) {
@@ -564,6 +569,11 @@ function onKeyDown(event) {
     event.preventDefault();
   }
   if (key === "Enter") event.preventDefault(); // not a click on a focused button
+  if (key === "G" && event.shiftKey && !event.altKey) {
+    event.preventDefault();
+    if (!event.repeat) guide.toggle();
+    return;
+  }
   if (REGIONS && editor.tool.key(event)) {
     event.preventDefault();
     updateSidebar();
@@ -748,6 +758,7 @@ function onEvent(event) {
     status("A reviewer sent one of your answers back; it comes next.");
     queue.reopen(event.item);
   } else if (event.type === "comment.added") questions.changed(event.item);
+  else if (event.type === "guide.changed") guide.changed(event.version);
 }
 
 function onSocketStatus(socketStatus, info) {
@@ -758,7 +769,8 @@ function onSocketStatus(socketStatus, info) {
     }
     if (info.reconnected) {
       loadJob();
-      queue.topUp();
+      queue.rerank(null); // a new batch may have been missed while disconnected
+      guide.changed(); // an edit may have been missed while disconnected
     }
   } else if (socketStatus === "denied") {
     message("Live updates were refused: your session may have ended. Reload the page.");
