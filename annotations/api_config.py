@@ -55,6 +55,7 @@ class NewProjectFromConfiguration(APIView):
         if not request.user.is_staff:
             raise PermissionDenied("Only staff users create projects.")
         name = request.data.get("name") if hasattr(request.data, "get") else None
+        name = name or request.query_params.get("name")
         project = create_from_configuration(request.user, _file_text(request), name if isinstance(name, str) else None)
         return Response({"id": project.pk, "name": project.name}, status=201)
 
