@@ -5,10 +5,10 @@ database (grouped queries on indexed columns), so the page stays fast at 1,000,0
 items; only per-day and per-round rows come back to Python."""
 from datetime import timedelta
 
-from django.db.models import Count, Exists, OuterRef, Q
-from django.db.models.functions import TruncDate
+from django.db.models import Count
 from django.utils import timezone
 
+from annotations.aggregates import utc_day
 from annotations.models import Annotation, Item, LabelClass, Project
 
 from .models import Round, SimulationRun
@@ -19,18 +19,21 @@ PACE_DAYS = 7
 def progress(project: Project) -> dict:
     """Labeled, in review and remaining items; answers per day and per annotator; the
     time to finish at the pace of the last week."""
-    pending = Annotation.objects.filter(item=OuterRef("pk"), review_status=Annotation.Review.PENDING)
-    counts = Item.objects.filter(project=project, is_gold=False).aggregate(
-        total=Count("pk"),
-        labeled=Count("pk", filter=Q(status=Item.Status.LABELED)),
+    counts = {
+        "total": Item.objects.filter(project=project).count()
+        - Item.objects.filter(project=project, is_gold=True).count(),
+        "labeled": Item.objects.filter(project=project, status=Item.Status.LABELED).count()
+        - Item.objects.filter(project=project, status=Item.Status.LABELED, is_gold=True).count(),
+    }
+    in_review = (
+        Annotation.objects.filter(project=project, review_status=Annotation.Review.PENDING)
+        .values("item_id").distinct().count()
     )
-    in_review = Item.objects.filter(project=project).filter(Exists(pending)).count()
     answers = Annotation.objects.filter(project=project, annotator__isnull=False, gold_score__isnull=True)
-    per_day = list(
-        answers.annotate(day=TruncDate("created_at")).values("day").annotate(answers=Count("pk")).order_by("day")
-    )
+    per_day = list(answers.annotate(day=utc_day("created_at")).values("day").annotate(answers=Count("pk"))
+                   .order_by("day"))
     per_annotator = list(
-        answers.annotate(day=TruncDate("created_at")).values("day", "annotator__username")
+        answers.annotate(day=utc_day("created_at")).values("day", "annotator__username")
         .annotate(answers=Count("pk")).order_by("day", "annotator__username")
     )
     since = timezone.now() - timedelta(days=PACE_DAYS)
@@ -40,9 +43,9 @@ def progress(project: Project) -> dict:
     pace = recent / PACE_DAYS
     return {
         "total": counts["total"], "labeled": counts["labeled"], "in_review": in_review, "remaining": remaining,
-        "per_day": [{"day": row["day"].isoformat(), "answers": row["answers"]} for row in per_day],
+        "per_day": [{"day": row["day"], "answers": row["answers"]} for row in per_day],
         "per_annotator": [
-            {"day": row["day"].isoformat(), "annotator": row["annotator__username"], "answers": row["answers"]}
+            {"day": row["day"], "annotator": row["annotator__username"], "answers": row["answers"]}
             for row in per_annotator
         ],
         "pace_per_day": round(pace, 2),

@@ -5,8 +5,8 @@ from collections import defaultdict
 
 from django.contrib.auth.models import User
 from django.db.models import Avg, Count, F, Q
-from django.db.models.functions import TruncDate
 
+from .aggregates import utc_day
 from .models import Annotation, Consensus, ItemEvent, Project
 from .quality.agreement import accuracy_and_kappa
 
@@ -102,7 +102,7 @@ def quality_over_time(project: Project) -> list[dict]:
     """Per annotator and day: answers, gold checks and gold accuracy."""
     return list(
         Annotation.objects.filter(project=project, annotator__isnull=False)
-        .annotate(day=TruncDate("created_at"))
+        .annotate(day=utc_day("created_at"))
         .values("day", "annotator_id", username=F("annotator__username"))
         .annotate(
             answers=Count("pk", filter=Q(gold_score__isnull=True)),

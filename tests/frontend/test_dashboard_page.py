@@ -107,6 +107,13 @@ print(project.pk)
 """
 
 
+def save_settings(page) -> None:
+    """Submit the settings form and wait for the server's answer, so a message left by
+    the previous save is never taken for this one's."""
+    with page.expect_response(lambda r: r.request.method == "PATCH" and "/api/projects/" in r.url):
+        page.click("#settings-form button[type=submit]")
+
+
 def day(days_before: int) -> str:
     return (datetime.now(UTC).date() - timedelta(days=days_before)).isoformat()
 
@@ -252,11 +259,11 @@ def test_admin_saves_the_retrain_trigger_and_the_sampling_mix(page, app_server, 
     trigger.select_option("schedule")
     expect(page.locator("#retrain-interval-field")).to_be_visible()
     page.fill("#set-retrain-interval", "20000")
-    page.click("#settings-form button[type=submit]")
+    save_settings(page)
     expect(page.locator("[data-error-for=retrain_interval_minutes]")).to_contain_text("10080")
     expect(page.locator("#settings-message")).to_contain_text("Not saved")
     page.fill("#set-retrain-interval", "45")
-    page.click("#settings-form button[type=submit]")
+    save_settings(page)
     expect(page.locator("#settings-message")).to_contain_text("Settings saved")
     expect(page.locator("[data-error-for=retrain_interval_minutes]")).to_have_text("")
     project = app_server.admin.get(f"/api/projects/{dashboard_project}/")
@@ -268,11 +275,11 @@ def test_admin_saves_the_retrain_trigger_and_the_sampling_mix(page, app_server, 
 
     page.select_option("#set-strategy", "mix")
     page.fill("#set-mix", "margin:0.5, random:0.3")
-    page.click("#settings-form button[type=submit]")
+    save_settings(page)
     expect(page.locator("[data-error-for='sampling.mix']")).to_contain_text(re.compile(r"sum", re.I))
     expect(page.locator("#settings-message")).to_contain_text("Not saved")
     page.fill("#set-mix", "margin:0.6, random:0.4")
-    page.click("#settings-form button[type=submit]")
+    save_settings(page)
     expect(page.locator("#settings-message")).to_contain_text("Settings saved")
     project = app_server.admin.get(f"/api/projects/{dashboard_project}/")
     assert project["strategy"] == "mix"
@@ -283,7 +290,7 @@ def test_admin_saves_the_retrain_trigger_and_the_sampling_mix(page, app_server, 
     # Back to rounds by hand only: the interval is out of sight and stays as it was.
     page.select_option("#set-retrain-trigger", "manual")
     expect(page.locator("#retrain-interval-field")).to_be_hidden()
-    page.click("#settings-form button[type=submit]")
+    save_settings(page)
     expect(page.locator("#settings-message")).to_contain_text("Settings saved")
     project = app_server.admin.get(f"/api/projects/{dashboard_project}/")
     assert (project["retrain_trigger"], project["retrain_interval_minutes"]) == ("manual", 45)
