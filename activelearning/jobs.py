@@ -3,12 +3,18 @@
 A plain function on a job id, safe to run twice: it claims the job with a
 conditional UPDATE, and writes the model, the round and the queue in one
 transaction, so a failure leaves the last model and queue as they were.
+
+A worker that dies mid-round leaves its job running: its heartbeat stops, and
+`services.recover_lost_jobs` fails it and queues the round again. A worker told to
+stop (KeyboardInterrupt, SystemExit) puts its job back in the queue itself.
 """
 import logging
+import threading
 import time
 import traceback
 
 import numpy as np
+from django.db import connection
 from django.utils import timezone
 
 from annotations.events import publish_now
@@ -20,6 +26,39 @@ from .rounds import fit_score_select
 logger = logging.getLogger(__name__)
 
 PROGRESS_EVERY_S = 0.25
+HEARTBEAT_EVERY_S = 15
+
+
+class Heartbeat:
+    """Touches the job's heartbeat_at from a thread of its own while the round runs, so
+    a long fit with no progress to report still shows that its worker is alive."""
+
+    def __init__(self, job_id: int, every_s: float = HEARTBEAT_EVERY_S):
+        self.job_id = job_id
+        self.every_s = every_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-job-{job_id}", daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        # Not joined: a beat waiting for a database lock must not hold up the round's
+        # end; once the job is no longer running a late beat changes nothing.
+        self._stop.set()
+
+    def _beat(self) -> None:
+        try:
+            while not self._stop.wait(self.every_s):
+                try:
+                    TrainingJob.objects.filter(pk=self.job_id, state=TrainingJob.State.RUNNING).update(
+                        heartbeat_at=timezone.now()
+                    )
+                except Exception:
+                    logger.warning("could not record the heartbeat of job %s", self.job_id, exc_info=True)
+        finally:
+            connection.close()
 
 
 class Progress:
@@ -34,20 +73,32 @@ class Progress:
         if not force and now - self._last < PROGRESS_EVERY_S:
             return
         self._last = now
-        TrainingJob.objects.filter(pk=self.job.pk).update(phase=phase, progress_done=done, progress_total=total)
+        TrainingJob.objects.filter(pk=self.job.pk).update(
+            phase=phase, progress_done=done, progress_total=total, heartbeat_at=timezone.now()
+        )
         publish_now(self.job.project_id, "job.progress", job=self.job.pk, phase=phase, done=done, total=total)
 
 
 def run_round(job_id: int) -> None:
     now = timezone.now()
     if not TrainingJob.objects.filter(pk=job_id, state=TrainingJob.State.QUEUED).update(
-        state=TrainingJob.State.RUNNING, started_at=now, phase="starting"
+        state=TrainingJob.State.RUNNING, started_at=now, heartbeat_at=now, phase="starting"
     ):
         return  # already run, or taken by another worker
     job = TrainingJob.objects.select_related("project").get(pk=job_id)
     progress = Progress(job)
     try:
-        round_ = fit_score_select(job.project, progress)
+        with Heartbeat(job_id):
+            round_ = fit_score_select(job.project, progress)
+    except (KeyboardInterrupt, SystemExit):
+        # The worker is stopping: nothing of the round was written; queue it again for
+        # the next worker start (resume_queued_jobs) or recovery to send.
+        logger.warning("round for project %s interrupted (job %s); queued again", job.project_id, job_id)
+        TrainingJob.objects.filter(pk=job_id, state=TrainingJob.State.RUNNING).update(
+            state=TrainingJob.State.QUEUED, phase="", started_at=None, heartbeat_at=None,
+            progress_done=0, progress_total=0,
+        )
+        raise
     except Exception as exc:
         logger.exception("round for project %s failed (job %s)", job.project_id, job_id)
         TrainingJob.objects.filter(pk=job_id).update(

@@ -91,6 +91,9 @@ class TrainingJob(models.Model):
     traceback = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="Touched while the round runs; a stale one means its worker died."
+    )
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from annotations.events import publish_on_commit
@@ -12,27 +13,72 @@ from .models import SimulationRun, TrainingJob
 
 logger = logging.getLogger(__name__)
 
+# A running job whose heartbeat (jobs.Heartbeat, every 15 s) is older than LOST_AFTER
+# lost its worker; STALE_AFTER is for jobs started before heartbeats were recorded.
+LOST_AFTER = timedelta(minutes=2)
 STALE_AFTER = timedelta(hours=1)
 REQUEUE_AFTER = timedelta(minutes=1)
+RETRY_REASON = "retry"
+WORKER_LOST = "The worker stopped before the round finished."
 
 
-def _fail_stale_jobs(project_id: int) -> None:
-    """A job that has run for an hour was lost with its worker; let a new one start."""
-    TrainingJob.objects.filter(
-        project_id=project_id, state=TrainingJob.State.RUNNING, started_at__lt=timezone.now() - STALE_AFTER
-    ).update(state=TrainingJob.State.FAILED, error="The worker stopped before the round finished.", finished_at=timezone.now())
+def send_job(job_id: int) -> None:
+    """Hand the job to the queue. When the queue's Redis is unreachable the job stays
+    queued in the database and is sent again later (a request after REQUEUE_AFTER, the
+    periodic recovery, a worker start): the request that asked for it does not fail."""
+    from .tasks import run_round_task
+
+    try:
+        run_round_task(job_id)
+    except Exception:
+        logger.exception("could not send job %s to the queue; it stays queued and is sent again later", job_id)
+
+
+def recover_lost_jobs(project_id: int | None = None) -> list[int]:
+    """Fail the running jobs whose worker died (no heartbeat for LOST_AFTER) and queue
+    each round once more, unless the lost job was that retry already (a round that
+    kills its worker every time must not loop). Nothing of a lost round was written:
+    the last model and queue stay until a round completes. Returns the new jobs' ids."""
+    now = timezone.now()
+    lost = TrainingJob.objects.filter(state=TrainingJob.State.RUNNING).filter(
+        Q(heartbeat_at__lt=now - LOST_AFTER) | Q(heartbeat_at__isnull=True, started_at__lt=now - STALE_AFTER)
+    )
+    if project_id is not None:
+        lost = lost.filter(project_id=project_id)
+    retries = []
+    for job in lost.only("pk", "project_id", "reason", "requested_by_id"):
+        if not TrainingJob.objects.filter(pk=job.pk, state=TrainingJob.State.RUNNING).update(
+            state=TrainingJob.State.FAILED, error=WORKER_LOST, finished_at=now
+        ):
+            continue
+        logger.warning("job %s of project %s lost its worker", job.pk, job.project_id)
+        publish_on_commit(job.project_id, "job.failed", job=job.pk, error=WORKER_LOST)
+        if job.reason != RETRY_REASON:
+            retries.append(request_round(job.project_id, reason=RETRY_REASON, user=job.requested_by).pk)
+    return retries
+
+
+def resend_waiting_jobs() -> int:
+    """Send again the jobs queued for over REQUEUE_AFTER: their message may be gone (a
+    Redis restart, a worker that died holding it). A job sent twice runs once."""
+    waiting = list(
+        TrainingJob.objects.filter(
+            state=TrainingJob.State.QUEUED, created_at__lt=timezone.now() - REQUEUE_AFTER
+        ).values_list("pk", flat=True)
+    )
+    for job_id in waiting:
+        send_job(job_id)
+    return len(waiting)
 
 
 def request_round(project_id: int, reason: str = "labels", user: User | None = None) -> TrainingJob:
     """Queue a round, or fold this request into the one already waiting or running."""
-    from .tasks import run_round_task
-
-    _fail_stale_jobs(project_id)
+    recover_lost_jobs(project_id)
     try:
         with transaction.atomic():
             job = TrainingJob.objects.create(project_id=project_id, reason=reason, requested_by=user)
             publish_on_commit(project_id, "job.queued", job=job.pk, reason=reason)
-            transaction.on_commit(lambda: run_round_task(job.pk))
+            transaction.on_commit(lambda: send_job(job.pk))
     except IntegrityError:
         active = TrainingJob.objects.filter(
             project_id=project_id, state__in=[TrainingJob.State.QUEUED, TrainingJob.State.RUNNING]
@@ -44,7 +90,7 @@ def request_round(project_id: int, reason: str = "labels", user: User | None = N
         elif active.created_at < timezone.now() - REQUEUE_AFTER:
             # Its queue message may have been lost (a worker died holding it): send
             # another; running a job twice is harmless, the second finds it taken.
-            run_round_task(active.pk)
+            send_job(active.pk)
         return active
     return job
 
@@ -54,14 +100,18 @@ def resume_queued_jobs(reclaim_running: bool = False) -> int:
 
     `reclaim_running` is for the embedded mode, where this process is the only worker:
     a job left running was cut off when the process last stopped, so it is queued again.
+    Elsewhere other workers may be running jobs: only those with a stale heartbeat are
+    taken as lost (recover_lost_jobs).
     """
-    from .tasks import run_round_task
-
     if reclaim_running:
-        TrainingJob.objects.filter(state=TrainingJob.State.RUNNING).update(state=TrainingJob.State.QUEUED, phase="")
+        TrainingJob.objects.filter(state=TrainingJob.State.RUNNING).update(
+            state=TrainingJob.State.QUEUED, phase="", heartbeat_at=None
+        )
+    else:
+        recover_lost_jobs()
     queued = list(TrainingJob.objects.filter(state=TrainingJob.State.QUEUED).values_list("pk", flat=True))
     for job_id in queued:
-        run_round_task(job_id)
+        send_job(job_id)
     return len(queued)
 
 

@@ -34,3 +34,14 @@ def scheduled_rounds_task() -> None:
     from .services import request_scheduled_rounds
 
     request_scheduled_rounds()
+
+
+@db_periodic_task(crontab(minute="*"))
+def recover_jobs_task() -> None:
+    """Once a minute, for separate workers (`run_huey`): a round whose worker died is
+    queued again, and a job whose queue message was lost (a Redis restart) is sent again.
+    The embedded server does this as it starts (resume_queued_jobs)."""
+    from .services import recover_lost_jobs, resend_waiting_jobs
+
+    recover_lost_jobs()
+    resend_waiting_jobs()

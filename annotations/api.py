@@ -5,7 +5,7 @@ import uuid
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.http import StreamingHttpResponse
+from django.http import FileResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 
 from . import services
 from .errors import ImportFailed
-from .exporting import EXPORT_FORMATS, export_lines
+from .exporting import EXPORT_FORMATS, export_file
 from .formats.tabular import guess_format, read_rows
 from .importing import import_progress_publisher, import_rows
 from .models import Annotation, Item, LabelClass, Membership, Ontology
@@ -57,9 +57,13 @@ class ProjectList(generics.ListCreateAPIView):
             context["roles"] = _roles(self.request.user)
         return context
 
-    def perform_create(self, serializer):
-        if not self.request.user.is_staff:
+    def create(self, request, *args, **kwargs):
+        # Before the body is validated, so a refusal does not depend on what was sent.
+        if not request.user.is_staff:
             raise PermissionDenied("Only staff users create projects.")
+        return super().create(request, *args, **kwargs)
+
+    def perform_create(self, serializer):
         names = serializer.validated_data.pop("class_names", None) or ["negative", "positive"]
         shared = serializer.validated_data.pop("share_ontology", None)
         with transaction.atomic():
@@ -323,7 +327,8 @@ class ExportLabels(APIView):
         responses={(200, "text/csv"): str},
     )
     def get(self, request, project_id: int):
-        """The final label per item, streamed."""
+        """The final label per item: the whole file with its length, or an error (507 when
+        the server's disk is full), never a cut-off file."""
         project, _ = access_project(request.user, project_id, REVIEWER)
         fmt = request.query_params.get("export_format", "csv")
         if project.has_regions and fmt in ("coco", "yolo", "voc"):
@@ -333,6 +338,5 @@ class ExportLabels(APIView):
         if fmt not in EXPORT_FORMATS:
             raise ValidationError({"export_format": f"Use one of {', '.join(EXPORT_FORMATS)}."})
         include_all = request.query_params.get("all") in {"1", "true", "yes"}
-        response = StreamingHttpResponse(export_lines(project, fmt, include_all), content_type=EXPORT_FORMATS[fmt])
-        response["Content-Disposition"] = f'attachment; filename="project-{project.pk}-labels.{fmt}"'
-        return response
+        return FileResponse(export_file(project, fmt, include_all), content_type=EXPORT_FORMATS[fmt],
+                            as_attachment=True, filename=f"project-{project.pk}-labels.{fmt}")

@@ -45,6 +45,9 @@ class ProjectOntology(APIView):
         changes = {k: data[k] for k in ("name", "description") if k in data}
         if any(not isinstance(v, str) for v in changes.values()) or ("name" in changes and not changes["name"].strip()):
             raise InvalidInput("name and description must be text; the name cannot be empty.")
+        longest = Ontology._meta.get_field("name").max_length
+        if len(changes.get("name", "")) > longest:  # PostgreSQL refuses a longer one (a 500 before this)
+            raise InvalidInput(f"The name is at most {longest} characters.")
         ontology = project.ontology
         before = {"name": ontology.name, "description": ontology.description}
         Ontology.objects.filter(pk=ontology.pk).update(**changes)

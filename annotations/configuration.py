@@ -6,6 +6,7 @@ import yaml
 from django.contrib.auth.models import User
 from django.db import transaction
 
+from . import safe_yaml
 from .errors import InvalidInput
 from .models import Membership, Project
 from .ontology import export_ontology, import_ontology
@@ -25,7 +26,7 @@ def export_configuration(project: Project) -> str:
         **{section: getattr(project, section) for section in SECTIONS},
         "ontology": export_ontology(project.ontology),
     }
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    return safe_yaml.dump(data, sort_keys=False, allow_unicode=True)
 
 
 def parse(text: str | bytes) -> dict:
@@ -37,7 +38,7 @@ def parse(text: str | bytes) -> dict:
         except UnicodeDecodeError:
             raise InvalidInput("The configuration file must be UTF-8 text.") from None
     try:
-        data = yaml.safe_load(text)
+        data = safe_yaml.load(text)
     except yaml.YAMLError as exc:
         raise InvalidInput(f"The file is not valid YAML: {exc}".splitlines()[0]) from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:

@@ -1,17 +1,43 @@
-"""Push-only websocket: one group per project; all writes go through the REST API."""
+"""Push-only websocket: one group per project; all writes go through the REST API.
+
+When the channel layer's Redis restarts, its group memberships are gone: pages still
+connected would hear nothing more. The one consumer whose receive fails then closes
+every page socket of this process with 1012 (service restart); the pages reconnect,
+join their groups again and reload what they show (frontend/static/frontend/js/ws.js).
+"""
 import asyncio
+import contextlib
+import logging
+import weakref
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.http import Http404
 
-from .events import project_group, remember_server_loop
+from .events import LAYER_LOST, layer_call, project_group, remember_server_loop
 from .permissions import access_project
+
+logger = logging.getLogger(__name__)
+
+SERVICE_RESTART = 1012
+
+_open_sockets: "weakref.WeakSet[ProjectConsumer]" = weakref.WeakSet()
 
 
 class ProjectConsumer(AsyncJsonWebsocketConsumer):
+    async def __call__(self, scope, receive, send):
+        try:
+            await super().__call__(scope, receive, send)
+        except LAYER_LOST as exc:
+            logger.warning("channel layer connection lost (%s): pages of this process are asked to reconnect", exc)
+            _open_sockets.discard(self)
+            await _close_open_sockets()
+            with contextlib.suppress(Exception):
+                await send({"type": "websocket.close", "code": SERVICE_RESTART})
+
     async def connect(self) -> None:
-        remember_server_loop(asyncio.get_running_loop())
+        self.event_loop = asyncio.get_running_loop()
+        remember_server_loop(self.event_loop)
         self.group = None
         user = self.scope.get("user")
         project_id = int(self.scope["url_route"]["kwargs"]["project_id"])
@@ -20,13 +46,16 @@ class ProjectConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=4403)
             return
         self.group = project_group(project_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        await layer_call(self.channel_layer.group_add, self.group, self.channel_name)
         await self.accept()
+        _open_sockets.add(self)
         await self.send_json({"type": "hello", "project": project_id})
 
     async def disconnect(self, code: int) -> None:
+        _open_sockets.discard(self)
         if self.group:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+            with contextlib.suppress(*LAYER_LOST):
+                await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def receive_json(self, content, **kwargs) -> None:
         if content.get("type") == "ping":
@@ -44,3 +73,13 @@ def _may_watch(user, project_id: int) -> bool:
     except Http404:
         return False
     return True
+
+
+async def _close_open_sockets() -> None:
+    loop = asyncio.get_running_loop()
+    for consumer in list(_open_sockets):
+        if consumer.event_loop is not loop:
+            continue
+        _open_sockets.discard(consumer)
+        with contextlib.suppress(Exception):
+            await consumer.close(code=SERVICE_RESTART)

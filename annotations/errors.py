@@ -39,3 +39,10 @@ class Conflict(LabelerError):
 class ImportFailed(LabelerError):
     status_code = 400
     code = "import_failed"
+
+
+class StorageFull(LabelerError):
+    """The server's disk (or the database's) is full: nothing partial was kept or sent."""
+
+    status_code = 507
+    code = "disk_full"

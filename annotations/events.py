@@ -2,6 +2,9 @@
 
 `publish_on_commit` is for events that announce a write: a rolled-back write never
 reaches a page. `publish_now` is for progress, which describes work still under way.
+
+After Redis restarts, the layer's pooled connections are dead until used once: a send
+that meets one is tried again on a fresh connection (LAYER_ATTEMPTS in all).
 """
 import asyncio
 import logging
@@ -11,8 +14,13 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.db import transaction
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 logger = logging.getLogger(__name__)
+
+LAYER_LOST = (RedisConnectionError, RedisTimeoutError, ConnectionError)
+LAYER_ATTEMPTS = 3
 
 _server_loop: asyncio.AbstractEventLoop | None = None
 _loop_lock = threading.Lock()
@@ -45,7 +53,17 @@ def _send(group: str, message: dict[str, Any]) -> None:
         else:
             asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop).result(timeout=10)
         return
-    async_to_sync(layer.group_send)(group, message)
+    async_to_sync(layer_call)(layer.group_send, group, message)
+
+
+async def layer_call(method, *args):
+    """A channel layer call, tried again when it meets a connection Redis has dropped."""
+    for attempt in range(1, LAYER_ATTEMPTS + 1):
+        try:
+            return await method(*args)
+        except LAYER_LOST:
+            if attempt == LAYER_ATTEMPTS:
+                raise
 
 
 def publish_now(project_id: int, event_type: str, **payload: Any) -> None:

@@ -1,10 +1,25 @@
-"""Exporting final labels as CSV or JSONL, streamed row by row."""
+"""Exporting final labels as CSV or JSONL, generated row by row.
+
+The rows are written to a spooled temporary file (in memory while small) and sent
+once complete, with their length. A failure midway (a full disk, a lost database) is
+then an error response, never a 200 whose body stops early and looks complete; under
+ASGI Django reads a generator whole before sending its first byte anyway.
+"""
+import contextlib
 import csv
+import errno
 import io
 import json
+import tempfile
 from collections.abc import Iterator
 
+from django.db import DatabaseError
+
+from .errors import StorageFull
 from .models import Item, Project
+
+SPOOL_IN_MEMORY_BYTES = 8 * 1024 * 1024
+DISK_FULL = "The server's disk is full; the export was not written. Free space and try again."
 
 EXPORT_FORMATS = {"csv": "text/csv", "jsonl": "application/x-ndjson"}
 FIELDS = [
@@ -54,3 +69,31 @@ def export_lines(project: Project, fmt: str, include_unlabeled: bool = False) ->
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue()
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """ENOSPC or a quota on our own files, SQLite's "database or disk is full" or
+    PostgreSQL's disk_full (53100) for the database's temporary files."""
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    if isinstance(exc, DatabaseError):
+        return getattr(exc.__cause__, "sqlstate", None) == "53100" or "database or disk is full" in str(exc)
+    return False
+
+
+def export_file(project: Project, fmt: str, include_unlabeled: bool = False):
+    """The whole export in a temporary file, at its start; the caller closes it (which
+    deletes it). On any failure the partial file is deleted and nothing is returned."""
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY_BYTES, mode="w+b", prefix="labeler-export-")
+    try:
+        for chunk in export_lines(project, fmt, include_unlabeled):
+            spool.write(chunk.encode("utf-8"))
+        spool.flush()
+        spool.seek(0)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            spool.close()
+        if is_disk_full(exc):
+            raise StorageFull(DISK_FULL) from exc
+        raise
+    return spool

@@ -35,6 +35,10 @@ EPS = 1e-6
 # Below this (normalised) a polygon is a line or a point.
 _MIN_AREA = 1e-12
 
+# Points in one polygon region, all parts together: far more than a hand-drawn or traced
+# outline needs, and small enough that one region cannot tie up rasterising or storage.
+MAX_POLYGON_POINTS = 10_000
+
 # Raster used to compare polygons and boxes when no image size is given. IoU is invariant
 # under scaling each axis, so any grid works; 1000 keeps the rasterisation error ~0.1%.
 _DEFAULT_GRID = 1000
@@ -125,6 +129,10 @@ def validate_polygons(polygons: Sequence, *, tolerance: float = EPS) -> list[lis
         raise GeometryError("polygons must be a list of parts, each a flat [x1, y1, x2, y2, ...] list")
     if all(isinstance(value, Real) for value in polygons):
         polygons = [polygons]
+    parts = [part for part in polygons if isinstance(part, Sequence) and not isinstance(part, (str, bytes))]
+    points = sum(len(part) for part in parts) // 2
+    if points > MAX_POLYGON_POINTS:
+        raise GeometryError(f"polygon has {points:,} points; the limit is {MAX_POLYGON_POINTS:,} for one region")
     clean = []
     for index, part in enumerate(polygons):
         where = "polygon" if len(polygons) == 1 else f"polygon part {index + 1}"

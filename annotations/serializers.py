@@ -250,8 +250,10 @@ class TaskSerializer(serializers.ModelSerializer):
 
 class ClaimSerializer(serializers.Serializer):
     want = serializers.IntegerField(min_value=1, max_value=10, default=2)
+    # Ids are bounded by the largest integer a database column holds: past it the lookup
+    # itself failed (a 500).
     release_except = serializers.ListField(
-        child=serializers.IntegerField(), required=False,
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), required=False, max_length=100,
         help_text="Give back your other open tasks first (used after the queue was re-ranked).",
     )
 

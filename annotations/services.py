@@ -224,7 +224,12 @@ def submit_annotation(
         label, clean_regions = resolve_class(project, label_key), []
     returned = Assignment.objects.filter(item=item, annotator=user, status=Assignment.Status.RETURNED).first()
     if returned is not None:
-        return _resubmit(user, project, item, returned, label, clean_regions, client_id, duration_ms), True
+        try:
+            return _resubmit(user, project, item, returned, label, clean_regions, client_id, duration_ms), True
+        except NotAssigned:
+            if (existing := _stored_with_client_id(user, client_id)) is not None:
+                return existing, False
+            raise
     try:
         with transaction.atomic():
             assignment = _take_assignment_for_submit(user, project, item)
@@ -251,14 +256,22 @@ def submit_annotation(
             ItemEvent.objects.create(
                 project=project, item=item, actor=user, action=ItemEvent.Action.SUBMITTED, annotation=annotation
             )
-    except IntegrityError:
-        if client_id is not None:
-            existing = Annotation.objects.filter(annotator=user, client_id=client_id).first()
-            if existing is not None:
-                return existing, False
+    except (IntegrityError, NotAssigned) as exc:
+        # The same answer sent twice at once (a retry racing the original): the one
+        # that lost finds the item taken, and answers with the one stored.
+        if (existing := _stored_with_client_id(user, client_id)) is not None:
+            return existing, False
+        if isinstance(exc, NotAssigned):
+            raise
         raise NotAssigned("You have already answered this item.", item=item_id) from None
     publish_on_commit(project.pk, "progress.changed")
     return annotation, True
+
+
+def _stored_with_client_id(user: User, client_id: uuid.UUID | None) -> Annotation | None:
+    if client_id is None:
+        return None
+    return Annotation.objects.filter(annotator=user, client_id=client_id).first()
 
 
 def _resubmit(user, project, item, assignment, label, clean_regions, client_id, duration_ms) -> Annotation:
@@ -379,7 +392,7 @@ def project_progress(project: Project, user: User | None = None) -> dict:
     """Counts for the progress bars; one grouped query, not one per status."""
     from django.db.models import Count, Q
 
-    counts = Item.objects.filter(project=project).aggregate(
+    counts = Item.objects.filter(project=project, is_gold=False).aggregate(
         total=Count("pk"),
         labeled=Count("pk", filter=Q(status=Item.Status.LABELED)),
         eval_total=Count("pk", filter=Q(split=Item.Split.EVAL)),

@@ -18,7 +18,8 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from .errors import ImportFailed, InvalidInput
+from .errors import ImportFailed, InvalidInput, StorageFull
+from .exporting import DISK_FULL, is_disk_full
 from .formats.coco import read_coco, write_coco
 from .formats.regions import Dataset, FormatError, ImageRecord, geometry_to_region, region_to_geometry
 from .formats.voc import read_voc, write_voc
@@ -112,18 +113,21 @@ def export_vision(project: Project, fmt: str, task: str | None = None) -> Path:
                 if path.is_file():
                     bundle.write(path, path.relative_to(folder).as_posix())
         return _detach(archive, workdir)
-    except OSError as exc:
+    except BaseException as exc:
         shutil.rmtree(workdir, ignore_errors=True)
-        if exc.errno == 28:  # ENOSPC
-            raise ImportFailed("The server's disk is full; the export was not written. Free space and try again.",
-                               reason="disk_full") from exc
+        if is_disk_full(exc):
+            raise StorageFull(DISK_FULL) from exc
         raise
 
 
 def _detach(path: Path, workdir: Path) -> Path:
     fd, final = tempfile.mkstemp(prefix="labeler-export-", suffix=path.suffix)
     os.close(fd)
-    shutil.move(path, final)
+    try:
+        shutil.move(path, final)
+    except BaseException:
+        Path(final).unlink(missing_ok=True)
+        raise
     shutil.rmtree(workdir, ignore_errors=True)
     return Path(final)
 

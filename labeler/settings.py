@@ -6,6 +6,7 @@ Redis. No I/O happens here: `var/` and the secret key are created by `manage.py
 bootstrap` (run by `make run` and `make test`).
 """
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -70,6 +71,7 @@ INSTALLED_APPS = [
     "annotations",
     "activelearning",
     "frontend",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -81,6 +83,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
+    "labeler.db_busy.DatabaseBusyMiddleware",
 ]
 
 ROOT_URLCONF = "labeler.urls"
@@ -102,8 +106,14 @@ TEMPLATES = [
 ]
 
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
+# How long a write waits for another's lock (SQLite's busy timeout, PostgreSQL's
+# lock_timeout) before the request is answered 503 with Retry-After (labeler/db_busy.py).
+DB_LOCK_TIMEOUT_S = env_int("LABELER_DB_LOCK_TIMEOUT_S", 20)
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        _options = DATABASES["default"].setdefault("OPTIONS", {})
+        _options["options"] = f"{_options.get('options', '')} -c lock_timeout={DB_LOCK_TIMEOUT_S * 1000}".strip()
 else:
     DATABASES = {
         "default": {
@@ -113,7 +123,7 @@ else:
                 # IMMEDIATE takes the write lock at BEGIN, so two claims never both
                 # read an item as free; WAL lets readers go on meanwhile.
                 "transaction_mode": "IMMEDIATE",
-                "timeout": 20,
+                "timeout": DB_LOCK_TIMEOUT_S,
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             },
             "TEST": {"NAME": os.environ.get("LABELER_TEST_SQLITE") or None},
@@ -154,6 +164,17 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
 LOGIN_URL = "login"
+AUTHENTICATION_BACKENDS = [
+    "labeler.login_limits.LoginLimitBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Failed logins (django-axes), counted per username and client address: past the limit
+# the login page refuses that pair for the cool-off; a successful login clears the count.
+AXES_FAILURE_LIMIT = env_int("LABELER_LOGIN_ATTEMPTS", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LABELER_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "labeler.login_limits.locked_out_response"
 LOGIN_REDIRECT_URL = "project-list"
 LOGOUT_REDIRECT_URL = "login"
 
@@ -189,7 +210,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "labeler.pagination.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "annotations.api_errors.exception_handler",
 }
@@ -227,3 +248,9 @@ if not DEBUG and env_bool("LABELER_SECURE", False):
     CSRF_COOKIE_SECURE = True
     SECURE_SSL_REDIRECT = True
     SECURE_HSTS_SECONDS = 31536000
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("LABELER_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("LABELER_HSTS_PRELOAD", True)
+    # Behind a proxy that ends TLS, the proxy's X-Forwarded-Proto says the request was
+    # https; without it every request would look plain and be redirected forever.
+    if env_bool("LABELER_BEHIND_PROXY", False):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

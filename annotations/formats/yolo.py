@@ -30,6 +30,7 @@ from pathlib import Path, PurePosixPath
 import yaml
 from PIL import Image
 
+from annotations import safe_yaml
 from annotations.formats.regions import (
     Dataset,
     FormatError,
@@ -142,7 +143,7 @@ def _find_yaml(folder: Path) -> Path:
 
 def _load_yaml(path: Path) -> dict:
     try:
-        config = yaml.safe_load(path.read_text(encoding="utf-8"))
+        config = safe_yaml.load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise FormatError(f"{path.name}: cannot be read ({exc.strerror or exc})") from exc
     except UnicodeDecodeError as exc:
