@@ -5,7 +5,6 @@ shapes, and the items with the lowest agreement."""
 from collections import defaultdict
 
 from django.contrib.auth.models import User
-from django.db.models import Count
 
 from .formats.regions import geometry_to_region
 from .models import Annotation, Consensus, Item, LabelClass, Project, Region
@@ -17,12 +16,9 @@ LOWEST = 20
 
 
 def _shared_answers(project: Project):
-    """Counted human answers on items with at least two of them, newest items first."""
-    shared = (
-        Annotation.objects.filter(project=project, annotator__isnull=False, gold_score__isnull=True)
-        .exclude(review_status=Annotation.Review.REJECTED)
-        .values("item_id").annotate(n=Count("pk")).filter(n__gte=2).values("item_id")
-    )
+    """Counted human answers on the items several annotators answered (those have a
+    consensus row), newest items first."""
+    shared = Consensus.objects.filter(project=project).values("item_id")
     return (
         Annotation.objects.filter(project=project, annotator__isnull=False, gold_score__isnull=True, item_id__in=shared)
         .exclude(review_status=Annotation.Review.REJECTED)
