@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 from scipy import sparse
+from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, cohen_kappa_score, f1_score, precision_recall_fscore_support
 
@@ -32,6 +33,7 @@ from .strategies import (
 )
 
 SCORE_CHUNK = 100_000
+FLOAT_TYPES = (np.dtype(np.float32), np.dtype(np.float64))
 EER_ESTIMATION_SET = 200
 Progress = Callable[[str, int, int], None]
 
@@ -101,12 +103,98 @@ def n_rows(matrix: Any) -> int:
     return matrix.shape[0] if hasattr(matrix, "shape") else len(matrix)
 
 
+@dataclass(frozen=True)
+class LinearLogits:
+    """What a fitted logistic regression's probabilities are made of: the logits of rows
+    X are `X @ coef.T + intercept`, one column for two classes, one per class otherwise."""
+
+    coef: np.ndarray
+    intercept: np.ndarray
+    classes: np.ndarray
+
+    def logits(self, X: Any) -> np.ndarray | None:
+        """One sparse or dense matrix product for all rows; None for input this shortcut
+        does not take (predict_proba then handles it, and raises its own errors)."""
+        if sparse.issparse(X):
+            if X.format != "csr" or X.dtype not in FLOAT_TYPES:
+                return None
+        elif not isinstance(X, np.ndarray) or X.ndim != 2 or X.dtype not in FLOAT_TYPES:
+            return None
+        if X.shape[1] != self.coef.shape[1]:
+            return None
+        logits = np.asarray(X @ self.coef.T)
+        logits += self.intercept
+        return logits
+
+    def proba_into(self, logits: np.ndarray, out: np.ndarray) -> bool:
+        """Class probabilities from a block of logits, with predict_proba's operations
+        (so its numbers), written to `out`, which may be `logits` itself; False, with
+        nothing written, when a logit is not finite (NaN in X, or an overflow)."""
+        if not np.isfinite(logits).all():
+            return False
+        if len(self.classes) == 2:  # the logit is the second class's; the first is its complement
+            positive = expit(logits[:, 0])
+            out[:, 1] = positive
+            np.subtract(1, positive, out=out[:, 0], dtype=positive.dtype)  # in the logits' precision
+            return True
+        # softmax, shifted by each row's maximum so that exp cannot overflow
+        logits -= logits.max(axis=1).reshape(-1, 1)
+        np.exp(logits, out=logits)
+        logits /= logits.sum(axis=1).reshape(-1, 1)
+        if out is not logits:
+            out[...] = logits
+        return True
+
+
+def linear_logits(model: Any) -> LinearLogits | None:
+    """The weights behind `model`'s probabilities when it is a fitted scikit-learn
+    LogisticRegression (what tfidf_logreg and minilm_logreg fit); None otherwise.
+
+    Scoring a large pool through them skips predict_proba's input validation, which on
+    a 100,000-row TF-IDF pool takes longer than the matrix product itself.
+    """
+    if not isinstance(model, LogisticRegression):
+        return None
+    kind = type(model)
+    if (kind.predict_proba is not LogisticRegression.predict_proba
+            or kind.decision_function is not LogisticRegression.decision_function):
+        return None  # a subclass that computes its probabilities some other way
+    coef = getattr(model, "coef_", None)
+    intercept = getattr(model, "intercept_", None)
+    classes = getattr(model, "classes_", None)
+    if coef is None or intercept is None or classes is None or np.ndim(coef) != 2 or len(classes) < 2:
+        return None
+    if coef.shape[0] != (1 if len(classes) == 2 else len(classes)):
+        return None
+    return LinearLogits(coef=coef, intercept=np.asarray(intercept), classes=np.asarray(classes))
+
+
+def row_block(matrix: Any, start: int, stop: int) -> Any:
+    """Rows start:stop; the whole matrix is returned as it is."""
+    if start == 0 and stop == n_rows(matrix):
+        return matrix
+    return matrix[start:stop]
+
+
 def predict_in_chunks(model, X, progress: Progress | None = None, phase: str = "scoring") -> np.ndarray:
+    """Class probabilities of every row, SCORE_CHUNK rows at a time.
+
+    A logistic regression's logits come from one matrix product over the whole pool
+    (n x classes, no bigger than the probabilities; slicing a CSR matrix into blocks
+    would copy it), and only their conversion to probabilities goes by chunks. With
+    more than two classes that conversion is done in place.
+    """
     total = n_rows(X)
-    proba = np.empty((total, len(model.classes_)))
+    linear = linear_logits(model)
+    logits = linear.logits(X) if linear is not None else None
+    in_place = logits is not None and logits.shape[1] == len(model.classes_) and logits.dtype == np.float64
+    proba = logits if in_place else np.empty((total, len(model.classes_)))
     for start in range(0, total, SCORE_CHUNK):
         stop = min(start + SCORE_CHUNK, total)
-        proba[start:stop] = model.predict_proba(X[start:stop])
+        block = logits[start:stop] if logits is not None else None
+        target = block if in_place else proba[start:stop]
+        if block is None or not linear.proba_into(block, target):
+            target[...] = model.predict_proba(row_block(X, start, stop))
         if progress:
             progress(phase, stop, total)
     return proba
@@ -226,6 +314,15 @@ def _with_exploration(selection: Selection, k: int, fraction: float, n: int, rng
     return Selection(indices=indices, scores=scores, details=details)
 
 
+def select_batch(strategy_key: str, params: dict, model, factory, problem: Problem, settings: Settings,
+                 proba: np.ndarray | None, rng: np.random.Generator, progress: Progress | None = None) -> Selection:
+    """The selection half of a round, once the pool is scored: the strategy's inputs,
+    its batch, then the exploration share. Benchmarks time this same function."""
+    inputs = pool_inputs(strategy_key, params, model, factory, problem, settings, proba, rng, progress)
+    selection = STRATEGIES[strategy_key].select(inputs, settings.batch_size, rng=rng, **params)
+    return _with_exploration(selection, settings.batch_size, settings.sampling.get("exploration", 0.0), inputs.n, rng)
+
+
 def run_round(problem: Problem, settings: Settings, *, class_names: dict | None = None,
               progress: Progress | None = None) -> Outcome:
     """Fit the learner on the labels so far, score the candidates, pick the batch."""
@@ -257,11 +354,7 @@ def run_round(problem: Problem, settings: Settings, *, class_names: dict | None 
     if progress:
         progress("selecting", 0, 0)
     started = time.perf_counter()
-    inputs = pool_inputs(used, params, model, spec.factory, problem, settings, proba, rng, progress)
-    selection = STRATEGIES[used].select(inputs, settings.batch_size, rng=rng, **params)
-    selection = _with_exploration(
-        selection, settings.batch_size, settings.sampling.get("exploration", 0.0), inputs.n, rng
-    )
+    selection = select_batch(used, params, model, spec.factory, problem, settings, proba, rng, progress)
     timings["select_s"] = time.perf_counter() - started
 
     metrics, train_accuracy, stop_predictions = {}, None, None

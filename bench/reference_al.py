@@ -2,7 +2,7 @@
 (bench/.venv-reference: modAL-python 0.4.2.1 and small-text 1.4.1 with scikit-learn < 1.8;
 see bench/reference_env.sh). Never imported by the app.
 
-    bench/.venv-reference/bin/python bench/reference_al.py JOB.json OUT.json
+    bench/.venv-reference/bin/python bench/reference_al.py JOB.json [OUT.json]
 
 JOB.json (written by al_curves.py) is either
 - {"mode": "curves", "features": path (.npz sparse or .npy dense), "labels": path (.npy),
@@ -10,8 +10,12 @@ JOB.json (written by al_curves.py) is either
    "splits": [{"seed": s, "pool": [...], "test": [...], "initial": [...]}, ...]}
   -> per strategy and seed: labels, accuracy, macro-F1 and seconds per round (fit, query);
 - {"mode": "query", "features": path, "coef": path (.npy), "intercept": [...],
-   "classes": [...], "lr_params": {...}, "n_instances": 100, "repeats": 7}
-  -> the time of one query on that pool with the given fitted model, modAL and small-text.
+   "classes": [...], "lr_params": {...}, "n_instances": 100}
+  -> a server for interleaved timing, run without OUT.json: it loads the pool and the
+  fitted model once, then answers each line read from standard input (a name of
+  `serve_queries`) by running that query once and writing one JSON line {"s": seconds,
+  "chosen": sorted indices}; "meta" answers the versions. The caller times its own
+  queries between these requests, so both sides run under the same load.
 Both runs limit BLAS to one thread, as the app's worker does.
 """
 import json
@@ -165,46 +169,54 @@ def _fitted(job: dict) -> LogisticRegression:
     return model
 
 
-def query_time(job: dict) -> dict:
+def serve_queries(job: dict) -> None:
     X = load_matrix(job["features"])
     model = _fitted(job)
-    n, k, repeats = X.shape[0], job["n_instances"], job["repeats"]
+    n, k = X.shape[0], job["n_instances"]
     learner = ActiveLearner(estimator=model, query_strategy=margin_sampling)  # no X_training: no fit
-    timings: dict[str, list[float]] = {"predict_proba": [], "modal_margin_sampling": [], "modal_learner_query": [],
-                                       "smalltext_breaking_ties": [], "smalltext_least_confidence": []}
-    chosen = {}
     classifier = SklearnClassifier(model, len(model.classes_))
     dataset = SklearnDataset(X, np.zeros(n, dtype=int), target_labels=np.arange(len(model.classes_)))
-    unlabeled = np.arange(n)
-    for _ in range(repeats):
-        started = time.perf_counter()
+    unlabeled, none = np.arange(n), np.empty(0, dtype=int)
+
+    def predict_proba():
         model.predict_proba(X)
-        timings["predict_proba"].append(time.perf_counter() - started)
-        started = time.perf_counter()
-        index, _ = margin_sampling(model, X, n_instances=k)
-        timings["modal_margin_sampling"].append(time.perf_counter() - started)
-        chosen["modal_margin_sampling"] = np.sort(index).tolist()
-        started = time.perf_counter()
-        learner.query(X, n_instances=k)
-        timings["modal_learner_query"].append(time.perf_counter() - started)
-        for name, strategy in (("smalltext_breaking_ties", BreakingTies), ("smalltext_least_confidence", LeastConfidence)):
+
+    queries = {
+        "modal_margin_sampling": lambda: margin_sampling(model, X, n_instances=k)[0],
+        "modal_learner_query": lambda: learner.query(X, n_instances=k)[0],
+        "predict_proba": predict_proba,
+        "smalltext_breaking_ties": lambda: BreakingTies().query(classifier, dataset, unlabeled, none, none, n=k),
+        "smalltext_least_confidence": lambda: LeastConfidence().query(classifier, dataset, unlabeled, none, none, n=k),
+    }
+    replies, sys.stdout = sys.stdout, sys.stderr  # a stray print from a library must not break the protocol
+    for line in sys.stdin:
+        name = line.strip()
+        if name == "meta":
+            replies.write(json.dumps(_meta()) + "\n")
+        else:
             started = time.perf_counter()
-            picked = strategy().query(classifier, dataset, unlabeled, np.empty(0, dtype=int), np.empty(0, dtype=int), n=k)
-            timings[name].append(time.perf_counter() - started)
-            chosen[name] = np.sort(picked).tolist()
-    return {"timings": timings, "median_s": {key: float(np.median(value)) for key, value in timings.items()},
-            "chosen": chosen}
+            chosen = queries[name]()
+            seconds = time.perf_counter() - started
+            picked = [] if chosen is None else np.sort(np.asarray(chosen)).tolist()
+            replies.write(json.dumps({"s": seconds, "chosen": picked}) + "\n")
+        replies.flush()
+
+
+def _meta() -> dict:
+    return {"python": sys.version.split()[0], "modAL-python": version("modAL-python"),
+            "small-text": version("small-text"), "scikit-learn": sklearn.__version__, "numpy": np.__version__,
+            "blas": [f"{i['filepath'].rsplit('/', 1)[-1]}: {i['num_threads']} thread(s)"
+                     for i in threadpool_info() if i["user_api"] == "blas"]}
 
 
 def main() -> None:
     job = json.loads(open(sys.argv[1]).read())
+    if job["mode"] == "query":
+        serve_queries(job)
+        return
     started = time.perf_counter()
-    result = curves(job) if job["mode"] == "curves" else query_time(job)
-    meta = {"python": sys.version.split()[0], "modAL-python": version("modAL-python"),
-            "small-text": version("small-text"), "scikit-learn": sklearn.__version__, "numpy": np.__version__,
-            "wall_s": round(time.perf_counter() - started, 2),
-            "blas": [f"{i['filepath'].rsplit('/', 1)[-1]}: {i['num_threads']} thread(s)"
-                     for i in threadpool_info() if i["user_api"] == "blas"]}
+    result = curves(job)
+    meta = {**_meta(), "wall_s": round(time.perf_counter() - started, 2)}
     with open(sys.argv[2], "w") as handle:
         json.dump({"meta": meta, "result": result}, handle)
 

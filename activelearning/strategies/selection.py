@@ -16,15 +16,20 @@ def top_k(scores: np.ndarray, k: int, *, rng: np.random.Generator | None = None)
     n = len(scores)
     tie_breaker = rng.random(n)
     if k < n:
-        # Only items scoring at least the k-th best can be chosen: partition (O(n)) and
-        # sort just those, instead of sorting the whole pool.
+        # Only items scoring at least the k-th best can be chosen, and of those tied with
+        # it only the ones with the smallest tie-break draws: two partitions (O(n)) find
+        # them, so no more than k items are ever sorted, however many ties there are.
         threshold = np.partition(scores, n - k)[n - k]
-        candidates = np.flatnonzero(scores >= threshold)
+        above = np.flatnonzero(scores > threshold)
+        tied = np.flatnonzero(scores == threshold)
+        wanted = k - len(above)
+        if len(tied) > wanted:
+            tied = tied[np.argpartition(tie_breaker[tied], wanted - 1)[:wanted]]
+        candidates = np.concatenate([above, tied])
     else:
         candidates = np.arange(n)
     # lexsort sorts by the last key first: score descending, then the random key.
-    order = candidates[np.lexsort((tie_breaker[candidates], -scores[candidates]))]
-    return order[:k]
+    return candidates[np.lexsort((tie_breaker[candidates], -scores[candidates]))]
 
 
 def largest_remainder(fractions, total: int) -> np.ndarray:

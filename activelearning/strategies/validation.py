@@ -38,9 +38,10 @@ def _all_finite(array: np.ndarray) -> bool:
 
 
 def _check_unit_interval(array: np.ndarray, what: str) -> None:
-    if not np.all(np.isfinite(array)):
+    """Reductions rather than element-wise masks: no temporary as large as the array."""
+    if not _all_finite(array):
         raise StrategyInputError(f"{what} contain NaN or infinity")
-    if np.any(array < 0) or np.any(array > 1 + 1e-9):
+    if array.size and (array.min() < 0 or array.max() > 1 + 1e-9):
         raise StrategyInputError(f"{what} must lie in [0, 1]")
 
 

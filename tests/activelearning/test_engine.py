@@ -5,8 +5,8 @@ import pytest
 
 from activelearning import engine
 from activelearning.config import strategy_params, validate_sampling
-from activelearning.learners import build_features
-from activelearning.strategies import STRATEGIES
+from activelearning.learners import build_features, make_classifier
+from activelearning.strategies import STRATEGIES, PoolInputs
 
 NEGATIVE, POSITIVE = 10, 20
 CLASS_KEYS = {"negative": NEGATIVE, "positive": POSITIVE}
@@ -300,6 +300,70 @@ def test_the_pool_is_scored_in_chunks_with_progress(monkeypatch):
     phases = [r[0] for r in reports]
     assert phases.index("fitting") < phases.index("scoring") < phases.index("selecting")
     assert set(outcome.timings) >= {"fit_s", "score_s", "select_s", "evaluate_s"}
+
+
+def _three_classes(features: str):
+    """Pool and labels with classes 10, 20, 30, as TF-IDF rows or dense vectors."""
+    if features == "tfidf":
+        words = {NEGATIVE: "bad awful", POSITIVE: "good great", 30: "plain average"}
+        texts = [f"{words[c]} film {n} {'maybe' if n % 3 else ''}" for c in words for n in range(30)]
+        y = np.repeat(list(words), 30)
+        return build_features("engine-three", np.arange(len(texts)), texts).matrix, y
+    rng = np.random.default_rng(2)
+    X = np.vstack([rng.normal(centre, 1.5, (40, 4)) for centre in (-2.0, 0.0, 2.0)])
+    return X, np.repeat([NEGATIVE, POSITIVE, 30], 40)
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+@pytest.mark.parametrize("features", ["tfidf", "dense", "dense float32"])
+@pytest.mark.parametrize("chunk", [engine.SCORE_CHUNK, 17])
+def test_a_logistic_regressions_pool_is_scored_from_its_weights_as_predict_proba_scores_it(
+        features, classes, chunk, monkeypatch):
+    monkeypatch.setattr(engine, "SCORE_CHUNK", chunk)
+    kind = "tfidf" if features == "tfidf" else "dense"
+    X, y = _three_classes(kind) if classes == 3 else (_texts() if kind == "tfidf" else _blobs())
+    if features == "dense float32":
+        X = X.astype(np.float32)
+    train = np.random.default_rng(0).choice(len(y), size=len(y) // 3, replace=False)
+    model = make_classifier(0).fit(X[train], y[train])
+    assert engine.linear_logits(model) is not None
+    expected = model.predict_proba(X)
+
+    def not_called(_):
+        raise AssertionError("predict_proba was called")
+
+    model.predict_proba = not_called
+    proba = engine.predict_in_chunks(model, X)
+    assert proba.dtype == np.float64
+    np.testing.assert_allclose(proba, expected, rtol=0, atol=1e-12)
+    for key in ("least_confidence", "margin", "ratio", "entropy"):
+        ours = STRATEGIES[key].select(PoolInputs(n=len(y), proba=proba), 10, rng=np.random.default_rng(3))
+        reference = STRATEGIES[key].select(PoolInputs(n=len(y), proba=expected), 10, rng=np.random.default_rng(3))
+        assert ours.indices.tolist() == reference.indices.tolist()
+
+
+def test_other_models_and_other_input_are_scored_by_predict_proba():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.naive_bayes import GaussianNB
+
+    X, y = _blobs()
+
+    class Tempered(LogisticRegression):
+        def predict_proba(self, X):
+            return super().predict_proba(X / 2)
+
+    assert engine.linear_logits(GaussianNB().fit(X, y)) is None
+    assert engine.linear_logits(Tempered().fit(X, y)) is None
+    assert engine.linear_logits(LogisticRegression()) is None  # not fitted
+    tempered = Tempered().fit(X, y)
+    assert np.array_equal(engine.predict_in_chunks(tempered, X), tempered.predict_proba(X))
+    model = LogisticRegression().fit(X, y)
+    whole = np.round(X).astype(int)  # integers: not taken by the shortcut
+    assert np.array_equal(engine.predict_in_chunks(model, whole), model.predict_proba(whole))
+    broken = X.copy()
+    broken[3, 1] = np.nan  # scikit-learn's own error, as before
+    with pytest.raises(ValueError, match="NaN"):
+        engine.predict_in_chunks(model, broken)
 
 
 def test_metrics_report_accuracy_macro_f1_and_each_class_under_its_name():

@@ -46,6 +46,17 @@ def test_margin_of_is_the_gap_between_the_two_best_classes():
     assert margin(PROBA_2) == pytest.approx([0.25, 0.85])
 
 
+@pytest.mark.parametrize("classes", [1, 2, 3, 5, 6, 10])
+def test_margin_and_ratio_find_the_two_best_classes_as_sorting_each_row_does(classes):
+    proba = np.random.default_rng(classes).dirichlet(np.ones(classes), size=500)
+    proba[::7] = np.round(proba[::7], 1)  # ties between the best classes
+    ordered = np.sort(proba, axis=1)
+    first, second = ordered[:, -1], ordered[:, -2] if classes > 1 else np.zeros(len(proba))
+    assert np.array_equal(margin_of(proba), first - second)
+    assert np.array_equal(margin(proba), 1.0 - (first - second))
+    assert np.array_equal(ratio(proba), np.where(first > 0, second / np.where(first > 0, first, 1.0), 0.0))
+
+
 def test_ratio_of_divides_the_best_by_the_second_best():
     assert ratio_of(PROBA_2) == pytest.approx([8.5, 1.4286], abs=1e-4)
     assert ratio(PROBA_2) == pytest.approx([0.10 / 0.85, 0.35 / 0.50])
@@ -85,6 +96,18 @@ def test_top_k_returns_best_first_and_breaks_ties_with_the_seed():
     assert chosen[2] == 2
     again = top_k(scores, 3, rng=np.random.default_rng(3))
     assert list(chosen) == list(again)
+
+
+@pytest.mark.parametrize("k", [1, 7, 100, 999, 1000])
+def test_top_k_picks_what_a_full_sort_with_the_same_tie_break_picks(k):
+    # Scores with few distinct values: most of the pool ties at the threshold.
+    scores = np.random.default_rng(4).integers(0, 5, size=1000) / 4
+    rng = np.random.default_rng(8)
+    chosen = top_k(scores, k, rng=rng)
+    reference_rng = np.random.default_rng(8)
+    reference = np.lexsort((reference_rng.random(len(scores)), -scores))[:k]
+    assert chosen.tolist() == reference.tolist()
+    assert rng.random() == reference_rng.random()  # the generator is left where a full sort leaves it
 
 
 def test_top_k_of_zero_is_empty_and_negative_k_is_refused():
