@@ -5,7 +5,6 @@ import uuid
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.http import FileResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -16,6 +15,7 @@ from rest_framework.views import APIView
 from . import services
 from .errors import ImportFailed
 from .exporting import EXPORT_FORMATS, export_file
+from .file_response import StreamedFileResponse
 from .formats.tabular import guess_format, read_rows
 from .importing import import_progress_publisher, import_rows
 from .models import Annotation, Item, LabelClass, Membership, Ontology
@@ -338,5 +338,5 @@ class ExportLabels(APIView):
         if fmt not in EXPORT_FORMATS:
             raise ValidationError({"export_format": f"Use one of {', '.join(EXPORT_FORMATS)}."})
         include_all = request.query_params.get("all") in {"1", "true", "yes"}
-        return FileResponse(export_file(project, fmt, include_all), content_type=EXPORT_FORMATS[fmt],
+        return StreamedFileResponse(export_file(project, fmt, include_all), content_type=EXPORT_FORMATS[fmt],
                             as_attachment=True, filename=f"project-{project.pk}-labels.{fmt}")

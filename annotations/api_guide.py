@@ -1,6 +1,5 @@
 """REST endpoints of a project's labeling guide: read and edit it, its history, members'
 proposed edits and the admins' decisions on them, and its images (members only)."""
-from django.http import FileResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -9,6 +8,7 @@ from rest_framework.views import APIView
 
 from . import guide, guide_images
 from .errors import InvalidInput
+from .file_response import StreamedFileResponse
 from .models import Guide, GuideProposal, GuideRevision, Membership
 from .permissions import access_project
 
@@ -273,7 +273,7 @@ class GuideImageFile(APIView):
             handle = image.file.open("rb")
         except FileNotFoundError:
             raise guide.GuideNotFound(f"The file of guide image {image_id} is missing.", image=image_id) from None
-        response = FileResponse(handle, content_type=guide_images.content_type(image), filename=image.name)
+        response = StreamedFileResponse(handle, content_type=guide_images.content_type(image), filename=image.name)
         response["X-Content-Type-Options"] = "nosniff"
         response["Content-Security-Policy"] = "default-src 'none'; sandbox"
         response["Cache-Control"] = "private, max-age=86400"

@@ -1,7 +1,6 @@
 """REST endpoints for images and video: upload, frames, and the picture of an item
 (served only to members of its project)."""
 from django.conf import settings
-from django.http import FileResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -9,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .errors import ImportFailed, InvalidInput, ItemGone
+from .file_response import StreamedFileResponse
 from .importing import import_progress_publisher
 from .media import import_image_files
 from .models import Item, Membership
@@ -105,7 +105,7 @@ class ItemMedia(APIView):
         item = Item.objects.filter(pk=item_id, project=project).first()
         if item is None or not item.media:
             raise ItemGone("This item has no picture (it was deleted, or it is a text item).", item=item_id)
-        response = FileResponse(item.media.open("rb"))
+        response = StreamedFileResponse(item.media.open("rb"))
         response["Cache-Control"] = "private, max-age=3600"
         return response
 
@@ -173,7 +173,7 @@ class ImportLabels(APIView):
         return Response(counts, status=status.HTTP_201_CREATED)
 
 
-def vision_export_response(project, fmt: str) -> FileResponse:
+def vision_export_response(project, fmt: str) -> StreamedFileResponse:
     """The export file, streamed; its temporary copy is unlinked once opened."""
     import os
 
@@ -183,7 +183,7 @@ def vision_export_response(project, fmt: str) -> FileResponse:
     handle = path.open("rb")
     os.unlink(path)
     suffix = "json" if fmt == "coco" else "zip"
-    return FileResponse(handle, content_type=VISION_EXPORTS[fmt], as_attachment=True,
+    return StreamedFileResponse(handle, content_type=VISION_EXPORTS[fmt], as_attachment=True,
                         filename=f"project-{project.pk}-{fmt}.{suffix}")
 
 
