@@ -110,7 +110,10 @@ DATABASE_URL = os.environ.get("DATABASE_URL", "")
 # lock_timeout) before the request is answered 503 with Retry-After (labeler/db_busy.py).
 DB_LOCK_TIMEOUT_S = env_int("LABELER_DB_LOCK_TIMEOUT_S", 20)
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    # No persistent connections: under daphne (ASGI) every request runs in a thread of
+    # its own, so a kept connection is never reused and PostgreSQL's max_connections
+    # runs out under load ("too many clients", bench/http_latency.py with 20 annotators).
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
     if DATABASES["default"]["ENGINE"].endswith("postgresql"):
         _options = DATABASES["default"].setdefault("OPTIONS", {})
         _options["options"] = f"{_options.get('options', '')} -c lock_timeout={DB_LOCK_TIMEOUT_S * 1000}".strip()
