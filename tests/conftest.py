@@ -1,5 +1,6 @@
 """Personas and builders shared by the suite. Jobs run through the real Huey queue in
 immediate mode (the task is enqueued and executed on the spot)."""
+import contextlib
 import itertools
 import os
 import tempfile
@@ -99,3 +100,32 @@ def break_learner(monkeypatch, factory, key: str = "tfidf_logreg") -> None:
     from activelearning.learners import LEARNERS
 
     monkeypatch.setitem(LEARNERS, key, replace(LEARNERS[key], factory=factory))
+
+
+@pytest.fixture
+def redis_server():
+    """A redis-server of the test's own on a free port, so restarts touch nothing shared."""
+    from tests.throwaway_redis import ThrowawayRedis
+
+    server = ThrowawayRedis()
+    server.start()
+    yield server
+    server.stop()
+
+
+@contextlib.asynccontextmanager
+async def own_channel_layer():
+    """Each test has its own event loop: give it its own channel layer too (a Redis
+    layer's locks and connection pools belong to the loop that made them)."""
+    from channels.db import database_sync_to_async
+    from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers
+    from django.db import connections
+
+    channel_layers.backends.pop(DEFAULT_CHANNEL_LAYER, None)
+    try:
+        yield
+    finally:
+        await database_sync_to_async(connections.close_all)()
+        layer = channel_layers.backends.pop(DEFAULT_CHANNEL_LAYER, None)
+        if hasattr(layer, "close_pools"):
+            await layer.close_pools()

@@ -2,16 +2,14 @@
 import pytest
 import pytest_asyncio
 from channels.db import database_sync_to_async
-from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers
 from channels.testing import WebsocketCommunicator
-from django.db import connections
 from django.test import Client
 from rest_framework.authtoken.models import Token
 
 from annotations import services
 from annotations.models import Membership
 from labeler.asgi import application
-from tests.conftest import add_items, break_learner, make_project, make_user
+from tests.conftest import add_items, break_learner, make_project, make_user, own_channel_layer
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
@@ -42,15 +40,8 @@ def _session_cookie(user) -> bytes:
 
 @pytest_asyncio.fixture
 async def world():
-    # Each test has its own event loop: give it its own channel layer too (a Redis
-    # layer's locks and connection pools belong to the loop that made them).
-    channel_layers.backends.pop(DEFAULT_CHANNEL_LAYER, None)
-    data = await database_sync_to_async(_world)()
-    yield data
-    await database_sync_to_async(connections.close_all)()
-    layer = channel_layers.backends.pop(DEFAULT_CHANNEL_LAYER, None)
-    if hasattr(layer, "close_pools"):
-        await layer.close_pools()
+    async with own_channel_layer():
+        yield await database_sync_to_async(_world)()
 
 
 def communicator(project_id, token=None, origin=b"http://testserver", cookie=None):

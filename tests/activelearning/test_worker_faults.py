@@ -31,7 +31,6 @@ from activelearning.services import (
 )
 from activelearning.tasks import recover_jobs_task
 from tests.conftest import add_items, break_learner
-from tests.throwaway_redis import ThrowawayRedis
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -179,14 +178,6 @@ def test_a_job_whose_queue_message_was_lost_is_sent_again_by_the_periodic_recove
     age(waiting, created_at=REQUEUE_AFTER + timedelta(seconds=1))
     recover_jobs_task.call_local()
     assert_ran_a_new_round(trained, before, waiting.pk)
-
-
-@pytest.fixture
-def redis_server():
-    server = ThrowawayRedis()
-    server.start()
-    yield server
-    server.stop()
 
 
 def test_the_job_queue_reconnects_after_redis_restarts(redis_server):

@@ -31,7 +31,6 @@ from annotations.models import Annotation, Assignment, Item, ItemEvent, Membersh
 from annotations.vision_io import import_labels
 from labeler.asgi import application
 from tests.conftest import add_items, client_for, make_project, make_user
-from tests.throwaway_redis import ThrowawayRedis
 
 SHORT_LOCK_WAIT_MS = 300
 
@@ -372,14 +371,6 @@ def test_a_disk_filling_during_an_image_export_answers_507_and_leaves_no_file(
 
 
 # ---- 5. the channel layer's Redis restarts ------------------------------------------------
-
-
-@pytest.fixture
-def redis_server():
-    server = ThrowawayRedis()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest_asyncio.fixture

@@ -3,14 +3,12 @@ sent back hears `task.returned`, reviewers hear `review.changed`."""
 import pytest
 import pytest_asyncio
 from channels.db import database_sync_to_async
-from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers
-from django.db import connections
 from rest_framework.authtoken.models import Token
 
 from annotations import review, services
 from annotations.models import Membership
 from tests.activelearning.test_websocket import communicator, events_until
-from tests.conftest import add_items, make_project, make_user
+from tests.conftest import add_items, make_project, make_user, own_channel_layer
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
@@ -29,13 +27,8 @@ def _world():
 
 @pytest_asyncio.fixture
 async def world():
-    channel_layers.backends.pop(DEFAULT_CHANNEL_LAYER, None)
-    data = await database_sync_to_async(_world)()
-    yield data
-    await database_sync_to_async(connections.close_all)()
-    layer = channel_layers.backends.pop(DEFAULT_CHANNEL_LAYER, None)
-    if hasattr(layer, "close_pools"):
-        await layer.close_pools()
+    async with own_channel_layer():
+        yield await database_sync_to_async(_world)()
 
 
 async def test_a_rejection_is_pushed_to_the_annotator_page(world):
