@@ -20,6 +20,7 @@ from .formats.tabular import guess_format, read_rows
 from .importing import import_progress_publisher, import_rows
 from .models import Annotation, Item, LabelClass, Membership, Ontology
 from .permissions import access_project, visible_projects
+from .progress import project_progress
 from .serializers import (
     AnnotationSerializer,
     ClaimSerializer,
@@ -228,7 +229,7 @@ class ClaimTasks(APIView):
         if keep is not None:
             services.release_claims(request.user, project, keep)
         tasks = services.claim_tasks(request.user, project, params.validated_data["want"])
-        return Response({"tasks": TaskSerializer(tasks, many=True).data, "progress": services.project_progress(project, request.user)})
+        return Response({"tasks": TaskSerializer(tasks, many=True).data, "progress": project_progress(project, request.user)})
 
 
 class SkipTask(APIView):
@@ -277,7 +278,7 @@ class Progress(APIView):
     @extend_schema(responses=dict)
     def get(self, request, project_id: int):
         project, _ = access_project(request.user, project_id)
-        return Response(services.project_progress(project, request.user))
+        return Response(project_progress(project, request.user))
 
 
 class ImportItems(APIView):

@@ -7,6 +7,7 @@ join their groups again and reload what they show (frontend/static/frontend/js/w
 """
 import asyncio
 import contextlib
+import json
 import logging
 import weakref
 
@@ -20,6 +21,7 @@ from .permissions import access_project
 logger = logging.getLogger(__name__)
 
 SERVICE_RESTART = 1012
+MAX_CLIENT_MESSAGE_CHARS = 4096
 
 _open_sockets: "weakref.WeakSet[ProjectConsumer]" = weakref.WeakSet()
 
@@ -57,9 +59,24 @@ class ProjectConsumer(AsyncJsonWebsocketConsumer):
             with contextlib.suppress(*LAYER_LOST):
                 await self.channel_layer.group_discard(self.group, self.channel_name)
 
+    async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
+        """Pages only ever send a small `{"type": "ping"}`; anything else is answered with
+        an error message, never allowed to raise (that would drop this page's socket)."""
+        if text_data is None or len(text_data) > MAX_CLIENT_MESSAGE_CHARS:
+            await self.send_json({"type": "error", "message": f"Send JSON text under {MAX_CLIENT_MESSAGE_CHARS} characters."})
+            return
+        try:
+            content = json.loads(text_data)
+        except (ValueError, RecursionError):
+            await self.send_json({"type": "error", "message": "Send a JSON object such as {\"type\": \"ping\"}."})
+            return
+        await self.receive_json(content)
+
     async def receive_json(self, content, **kwargs) -> None:
-        if content.get("type") == "ping":
+        if isinstance(content, dict) and content.get("type") == "ping":
             await self.send_json({"type": "pong"})
+        else:
+            await self.send_json({"type": "error", "message": "Unknown message; the only one understood is {\"type\": \"ping\"}."})
 
     async def project_event(self, message) -> None:
         await self.send_json(message["event"])

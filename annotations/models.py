@@ -219,6 +219,13 @@ class Item(models.Model):
         indexes = [
             models.Index(fields=["project", "status", "split", "assigned_count"], name="item_claimable"),
             models.Index(fields=["project", "is_gold"], name="item_gold"),
+            # The unlabeled pool in id order: the claim's random start and its walk from
+            # there read a few entries of this index, whatever the project's size.
+            models.Index(
+                fields=["project", "id"],
+                name="item_open_pool",
+                condition=models.Q(status="unlabeled", split="pool", is_gold=False),
+            ),
         ]
 
 

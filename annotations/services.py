@@ -9,8 +9,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, Max, Min, OuterRef
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, F, OuterRef, prefetch_related_objects
 from django.utils import timezone
 
 from activelearning.models import QueueEntry
@@ -80,15 +80,25 @@ def _candidates(user: User, project: Project):
     for entry in entries:
         yield entry.item_id, entry
     pool = free.filter(split=Item.Split.POOL)
-    bounds = pool.aggregate(low=Min("pk"), high=Max("pk"))
-    if bounds["low"] is None:
+    low, high = _open_pool_bounds(project)
+    if low is None:
         return
     for _ in range(3):
-        start = random.randint(bounds["low"], bounds["high"])
+        start = random.randint(low, high)
         for item_id in pool.filter(pk__gte=start).order_by("pk").values_list("pk", flat=True)[:CANDIDATES_PER_TRY]:
             yield item_id, None
     for item_id in pool.order_by("pk").values_list("pk", flat=True)[:CANDIDATES_PER_TRY]:
         yield item_id, None
+
+
+def _open_pool_bounds(project: Project) -> tuple[int | None, int | None]:
+    """The lowest and highest id of the unlabeled pool, read from the ends of the
+    `item_open_pool` partial index (two single-row lookups, not a scan: a MIN and a MAX
+    in one query, or with the per-user filters, would read every open item)."""
+    open_pool = Item.objects.filter(
+        project=project, status=Item.Status.UNLABELED, split=Item.Split.POOL, is_gold=False
+    ).values_list("pk", flat=True)
+    return open_pool.order_by("pk").first(), open_pool.order_by("-pk").first()
 
 
 def _try_claim(user: User, project: Project, item_id: int, entry: QueueEntry | None) -> Assignment | None:
@@ -98,7 +108,7 @@ def _try_claim(user: User, project: Project, item_id: int, entry: QueueEntry | N
         ).update(assigned_count=F("assigned_count") + 1)
         if not taken:
             return None
-        defaults = {
+        fields = {
             "project": project,
             "status": Assignment.Status.ACTIVE,
             "expires_at": lease_deadline(),
@@ -107,9 +117,12 @@ def _try_claim(user: User, project: Project, item_id: int, entry: QueueEntry | N
             "hint_class_id": entry.predicted_class_id if entry else None,
             "hint_confidence": entry.confidence if entry else None,
         }
-        assignment, _ = Assignment.objects.update_or_create(item_id=item_id, annotator=user, defaults=defaults)
-        if Item.objects.filter(pk=item_id, assigned_count__gte=project.overlap).exists():
-            QueueEntry.objects.filter(item_id=item_id).delete()
+        # An expired or released claim of this user is taken up again; otherwise a new row.
+        if Assignment.objects.filter(item_id=item_id, annotator=user).update(**fields):
+            assignment = Assignment.objects.get(item_id=item_id, annotator=user)
+        else:
+            assignment = Assignment.objects.create(item_id=item_id, annotator=user, **fields)
+        QueueEntry.objects.filter(item_id=item_id, item__assigned_count__gte=project.overlap).delete()
         return assignment
 
 
@@ -120,7 +133,7 @@ def claim_tasks(user: User, project: Project, want: int = 2) -> list[Assignment]
 
     want = max(1, min(want, 10))
     release_expired_claims(project)
-    held = list(_returned_claims(user, project)) + list(_active_claims(user, project))
+    held = _held_claims(user, project)
     if qualification_gate(user, project):
         while len(held) < want and (gold := claim_gold(user, project, qualification=True)) is not None:
             held.append(gold)
@@ -140,24 +153,26 @@ def claim_tasks(user: User, project: Project, want: int = 2) -> list[Assignment]
         assignment = _try_claim(user, project, item_id, entry)
         if assignment is not None:
             held.append(assignment)
+    prefetch_related_objects([task for task in held if "item" not in task._state.fields_cache], "item", "hint_class")
     return held
 
 
-def _returned_claims(user: User, project: Project):
-    """Answers a reviewer sent back: the annotator fixes these before new work."""
-    return (
-        Assignment.objects.filter(project=project, annotator=user, status=Assignment.Status.RETURNED)
+def _held_claims(user: User, project: Project) -> list[Assignment]:
+    """The user's open claims, in one query: answers a reviewer sent back first (the
+    annotator fixes these before new work), then live claims in the order taken."""
+    held = (
+        Assignment.objects.filter(
+            project=project, annotator=user, status__in=[Assignment.Status.RETURNED, Assignment.Status.ACTIVE]
+        )
         .select_related("item", "hint_class", "annotation")
-        .order_by("pk")
     )
+    return sorted(held, key=_claim_order)
 
 
-def _active_claims(user: User, project: Project):
-    return (
-        Assignment.objects.filter(project=project, annotator=user, status=Assignment.Status.ACTIVE)
-        .select_related("item", "hint_class")
-        .order_by("created_at", "pk")
-    )
+def _claim_order(task: Assignment) -> tuple:
+    if task.status == Assignment.Status.RETURNED:
+        return (0, 0.0, task.pk)
+    return (1, task.created_at.timestamp(), task.pk)
 
 
 def release_claims(user: User, project: Project, keep: list[int]) -> int:
@@ -249,7 +264,10 @@ def submit_annotation(
                 score_gold_answer(project, item, annotation)
             else:
                 _settle_item(item, project)
-                _count_label_for_training(project)
+                if connection.vendor == "sqlite":  # one writer at a time: no second write transaction
+                    count_label_for_training(project)
+                else:  # hold the project row's lock for one statement, not the whole submit
+                    transaction.on_commit(lambda: count_label_for_training(project))
                 from .review import review_on_submit
 
                 review_on_submit(project, annotation, user)
@@ -331,7 +349,11 @@ def _take_assignment_for_submit(user: User, project: Project, item: Item) -> Ass
     return assignment
 
 
-def _count_label_for_training(project: Project) -> None:
+def count_label_for_training(project: Project) -> None:
+    """Add one to the labels since the last round; ask for a round (once committed) when
+    the trigger says so. On PostgreSQL the submit calls this after its commit, so that
+    concurrent submits hold the project row's lock for one UPDATE each, not in turn for
+    their whole transaction."""
     from activelearning.services import request_round
 
     Project.objects.filter(pk=project.pk).update(labels_since_round=F("labels_since_round") + 1)
@@ -386,20 +408,3 @@ def undo_last_submit(user: User, project: Project) -> Assignment:
     assignment.refresh_from_db()
     publish_on_commit(project.pk, "progress.changed")
     return assignment
-
-
-def project_progress(project: Project, user: User | None = None) -> dict:
-    """Counts for the progress bars; one grouped query, not one per status."""
-    from django.db.models import Count, Q
-
-    counts = Item.objects.filter(project=project, is_gold=False).aggregate(
-        total=Count("pk"),
-        labeled=Count("pk", filter=Q(status=Item.Status.LABELED)),
-        eval_total=Count("pk", filter=Q(split=Item.Split.EVAL)),
-        eval_labeled=Count("pk", filter=Q(split=Item.Split.EVAL, status=Item.Status.LABELED)),
-    )
-    counts["remaining"] = counts["total"] - counts["labeled"]
-    counts["queue"] = QueueEntry.objects.filter(project=project).count()
-    if user is not None:
-        counts["mine"] = Annotation.objects.filter(project=project, annotator=user).count()
-    return counts

@@ -237,6 +237,11 @@ SPECTACULAR_SETTINGS = {
 # How long a claimed item stays reserved for its annotator.
 LABELER_LEASE_SECONDS = env_int("LABELER_LEASE_SECONDS", 30 * 60)
 
+# Progress bars: projects with fewer items are counted on every claim; larger ones are
+# served from a snapshot at most this many seconds old (annotations/progress.py).
+LABELER_PROGRESS_EXACT_BELOW = env_int("LABELER_PROGRESS_EXACT_BELOW", 50_000)
+LABELER_PROGRESS_MAX_AGE_S = env_int("LABELER_PROGRESS_MAX_AGE_S", 3)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -50,7 +50,8 @@ def test_the_schedule_starts_a_round_once_its_interval_passed_and_labels_came_in
     assert request_scheduled_rounds() == [], "no new labels, no round"
     with django_capture_on_commit_callbacks(execute=True):
         label(cast["annotator"], project, 4)
-        assert not TrainingJob.objects.exists(), "labels alone do not start a round on the schedule"
+    assert not TrainingJob.objects.exists(), "labels alone do not start a round on the schedule"
+    with django_capture_on_commit_callbacks(execute=True):
         assert request_scheduled_rounds() == [project.pk]
     assert TrainingJob.objects.filter(reason="schedule").count() == 1
     with django_capture_on_commit_callbacks(execute=True):

@@ -81,6 +81,27 @@ async def test_a_member_connects_with_a_token_and_is_greeted(world):
     await comm.disconnect()
 
 
+@pytest.mark.parametrize("hostile", [
+    {"text_data": "[" * 100_000 + "]" * 100_000},
+    {"text_data": "not json {"},
+    {"text_data": "[1, 2, 3]"},
+    {"text_data": '{"type": "x", "pad": "' + "a" * 10_000 + '"}'},
+    {"bytes_data": b"\x00\xff binary"},
+])
+async def test_hostile_messages_get_an_error_and_the_socket_stays_usable(world, hostile):
+    comm = communicator(world["project"].pk, world["tokens"]["member"])
+    connected, _ = await comm.connect()
+    assert connected
+    assert (await comm.receive_json_from())["type"] == "hello"
+    await comm.send_to(**hostile)
+    error = await comm.receive_json_from()
+    assert error["type"] == "error"
+    assert "ping" in error["message"] or "characters" in error["message"]
+    await comm.send_json_to({"type": "ping"})
+    assert await comm.receive_json_from() == {"type": "pong"}
+    await comm.disconnect()
+
+
 async def test_a_member_connects_with_the_browser_session(world):
     cookie = await database_sync_to_async(_session_cookie)(world["member"])
     comm = communicator(world["project"].pk, cookie=cookie)

@@ -207,12 +207,13 @@ def test_submit_stores_the_answer_and_settles_the_item(cast, project):
     assert Assignment.objects.get(pk=task["id"]).status == Assignment.Status.SUBMITTED
 
 
-def test_submit_with_the_same_client_id_is_stored_once(cast, project):
+def test_submit_with_the_same_client_id_is_stored_once(cast, project, django_capture_on_commit_callbacks):
     client = client_for(cast["annotator"])
     task = claim(client, project)[0]
     client_id = str(uuid.uuid4())
-    first = submit(client, project, task["item"], client_id=client_id)
-    second = submit(client, project, task["item"], client_id=client_id)
+    with django_capture_on_commit_callbacks(execute=True):
+        first = submit(client, project, task["item"], client_id=client_id)
+        second = submit(client, project, task["item"], client_id=client_id)
     assert first.status_code == 201
     assert second.status_code == 200
     assert second.json()["id"] == first.json()["id"]
