@@ -251,6 +251,10 @@ LOGGING = {
     "loggers": {"huey": {"level": "WARNING"}, "django.channels.server": {"level": "WARNING"}},
 }
 
+# Set when a proxy (nginx) stands in front of the web processes: `manage.py serve` then
+# takes the client's address and scheme from its X-Forwarded-* headers.
+LABELER_BEHIND_PROXY = env_bool("LABELER_BEHIND_PROXY", False)
+
 if not DEBUG and env_bool("LABELER_SECURE", False):
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
@@ -260,5 +264,5 @@ if not DEBUG and env_bool("LABELER_SECURE", False):
     SECURE_HSTS_PRELOAD = env_bool("LABELER_HSTS_PRELOAD", True)
     # Behind a proxy that ends TLS, the proxy's X-Forwarded-Proto says the request was
     # https; without it every request would look plain and be redirected forever.
-    if env_bool("LABELER_BEHIND_PROXY", False):
+    if LABELER_BEHIND_PROXY:
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -46,6 +46,7 @@ class Command(BaseCommand):
                 endpoints=build_endpoint_description_strings(host=host, port=port),
                 signal_handlers=True,
                 verbosity=0,
+                **proxy_headers(),
             ).run()
         finally:
             if consumer is not None:
@@ -55,3 +56,17 @@ class Command(BaseCommand):
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(0)
+
+
+def proxy_headers() -> dict:
+    """Behind a proxy (LABELER_BEHIND_PROXY), take the client's address, port and scheme
+    from the proxy's X-Forwarded-* headers: otherwise every request seems to come from
+    the proxy, and the failed-login limit (counted per address) would lock out everyone
+    at once. Without a proxy the headers are ignored, as a client could forge them."""
+    if not settings.LABELER_BEHIND_PROXY:
+        return {}
+    return {
+        "proxy_forwarded_address_header": "X-Forwarded-For",
+        "proxy_forwarded_port_header": "X-Forwarded-Port",
+        "proxy_forwarded_proto_header": "X-Forwarded-Proto",
+    }
