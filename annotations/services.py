@@ -4,6 +4,7 @@ Every claim is a conditional UPDATE of `Item.assigned_count` inside a transactio
 so overlap holds on SQLite (where `select_for_update` does nothing) as on PostgreSQL.
 """
 import random
+import time
 import uuid
 from datetime import timedelta
 
@@ -20,6 +21,7 @@ from .events import publish_on_commit
 from .models import Annotation, Assignment, Item, ItemEvent, LabelClass, Project
 
 CANDIDATES_PER_TRY = 20
+BOUNDS_MAX_AGE_S = 10
 
 
 def lease_deadline():
@@ -80,7 +82,7 @@ def _candidates(user: User, project: Project):
     for entry in entries:
         yield entry.item_id, entry
     pool = free.filter(split=Item.Split.POOL)
-    low, high = _open_pool_bounds(project)
+    low, high = _recent_open_pool_bounds(project)
     if low is None:
         return
     for _ in range(3):
@@ -89,6 +91,20 @@ def _candidates(user: User, project: Project):
             yield item_id, None
     for item_id in pool.order_by("pk").values_list("pk", flat=True)[:CANDIDATES_PER_TRY]:
         yield item_id, None
+
+
+_bounds_seen: dict[int, tuple[float, int | None, int | None]] = {}
+
+
+def _recent_open_pool_bounds(project: Project) -> tuple[int | None, int | None]:
+    """The open pool's id range as this process last read it, at most BOUNDS_MAX_AGE_S
+    old. A stale range only shifts where the random walk starts: the walk checks every
+    item it yields, and the last resort reads the pool from its lowest id."""
+    seen = _bounds_seen.get(project.pk)
+    if seen is None or time.monotonic() - seen[0] > BOUNDS_MAX_AGE_S:
+        seen = (time.monotonic(), *_open_pool_bounds(project))
+        _bounds_seen[project.pk] = seen
+    return seen[1], seen[2]
 
 
 def _open_pool_bounds(project: Project) -> tuple[int | None, int | None]:

@@ -136,8 +136,9 @@ def one_annotator(port: int, token: str, project: int, keep_alive: bool, iterati
     return {"next_task_ms": ms(person.claim_s), "submit_ms": ms(person.submit_s), "statuses": person.statuses}
 
 
-def many_annotators(port: int, tokens: list[str], project: int, keep_alive: bool, seconds: float) -> dict:
-    people = [Annotator(port, token, project, keep_alive) for token in tokens]
+def many_annotators(ports: list[int], tokens: list[str], project: int, keep_alive: bool, seconds: float) -> dict:
+    """Annotator n talks to web process n mod len(ports), as a proxy spreading connections would."""
+    people = [Annotator(ports[n % len(ports)], token, project, keep_alive) for n, token in enumerate(tokens)]
     errors: list[str] = []
     start = threading.Barrier(len(people) + 1)
     stop = threading.Event()
@@ -205,6 +206,10 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=300)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--pg-url", default=os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432"))
+    parser.add_argument("--web-processes", type=int, default=1,
+                        help="1: `manage.py serve` (embedded, jobs in-process); N > 1: N `serve --no-worker` "
+                             "processes and Redis (the README's scale-out mode), annotators spread over them")
+    parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7"))
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench-http-"))
@@ -229,35 +234,44 @@ def main() -> None:
         log(f"building {args.items:,} items ({args.backend})")
         project, tokens = build(args.items, CONCURRENT)
         build_s = time.perf_counter() - t0
-        port = free_port()
-        procs.start("serve", env, "serve", "--port", str(port))
+        ports = [free_port() for _ in range(args.web_processes)]
+        if args.web_processes == 1:
+            procs.start("serve", env, "serve", "--port", str(ports[0]))
+        else:
+            for n, port in enumerate(ports):
+                procs.start(f"serve-{n}", {**env, "REDIS_URL": args.redis_url}, "serve", "--no-worker",
+                            "--port", str(port))
         deadline = time.monotonic() + 90
-        while True:
-            procs.check()
-            try:
-                http.client.HTTPConnection("127.0.0.1", port, timeout=2).connect()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the server did not start") from None
-                time.sleep(0.3)
+        for port in ports:
+            while True:
+                procs.check()
+                try:
+                    http.client.HTTPConnection("127.0.0.1", port, timeout=2).connect()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("the server did not start") from None
+                    time.sleep(0.3)
+        port = ports[0]
         load_before = os.getloadavg()[0]
         results: dict = {}
         for mode, keep_alive in (("keep_alive", True), ("new_connection", False)):
             log(f"{mode}: one annotator")
             one = one_annotator(port, tokens[0], project, keep_alive, args.iterations)
             log(f"{mode}: {CONCURRENT} annotators for {args.seconds} s")
-            many = many_annotators(port, tokens, project, keep_alive, args.seconds)
+            many = many_annotators(ports, tokens, project, keep_alive, args.seconds)
             results[mode] = {"one_annotator": one, "twenty_annotators": many}
         procs.check()
         server_errors = [
-            line for line in (work / "serve.log").read_text(errors="replace").splitlines()
+            line for log_file in sorted(work.glob("serve*.log"))
+            for line in log_file.read_text(errors="replace").splitlines()
             if line.startswith(("ERROR", "Traceback")) or "Error:" in line or "Exception:" in line
         ]
         output = {
             "benchmark": "next-task (claim want=2) and submit over HTTP",
             "date": datetime.now(UTC).isoformat(timespec="seconds"),
-            "server": "manage.py serve (daphne + in-process job workers)",
+            "server": "manage.py serve (daphne + in-process job workers)" if args.web_processes == 1 else
+                      f"{args.web_processes} x manage.py serve --no-worker (daphne) + Redis, annotators spread over them",
             "backend": f"PostgreSQL {pg.version()}" if pg else "SQLite (WAL)",
             "machine": {"nproc": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
             "loadavg_1m": {"start": round(load_before, 2), "end": round(os.getloadavg()[0], 2)},
