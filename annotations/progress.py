@@ -3,8 +3,9 @@
 Every claim returns them, so they must not cost a scan of the item table per request.
 A project under `LABELER_PROGRESS_EXACT_BELOW` items is counted on every call (a few
 milliseconds). A larger one is served from a per-process snapshot at most
-`LABELER_PROGRESS_MAX_AGE_S` old; when it goes stale, one background thread counts
-again while requests keep getting the previous figures. The caller's own count and the
+`LABELER_PROGRESS_MAX_AGE_S` old, or twenty times as old as the count took, so that
+counting never takes more than a twentieth of a core; when it goes stale, one
+background thread counts again while requests keep getting the previous figures. The caller's own count and the
 model's queue length are always exact (both are index lookups).
 """
 import threading
@@ -19,7 +20,7 @@ from activelearning.models import QueueEntry
 
 from .models import Annotation, Item, Project
 
-_snapshots: dict[int, tuple[float, dict]] = {}
+_snapshots: dict[int, tuple[float, float, dict]] = {}  # project: (taken at, seconds taken, counts)
 _refreshing: dict[int, threading.Thread] = {}
 _lock = threading.Lock()
 
@@ -40,15 +41,20 @@ def item_counts(project_id: int) -> dict:
     """Exact for small projects; a recent snapshot for large ones (see the module note)."""
     with _lock:
         snapshot = _snapshots.get(project_id)
-    if snapshot is None or snapshot[1]["total"] < settings.LABELER_PROGRESS_EXACT_BELOW:
-        counts = count_items(project_id)
-        with _lock:
-            _snapshots[project_id] = (time.monotonic(), counts)
-        return dict(counts)
-    taken_at, counts = snapshot
-    if time.monotonic() - taken_at > settings.LABELER_PROGRESS_MAX_AGE_S:
+    if snapshot is None or snapshot[2]["total"] < settings.LABELER_PROGRESS_EXACT_BELOW:
+        return dict(_count_and_keep(project_id))
+    taken_at, took_s, counts = snapshot
+    if time.monotonic() - taken_at > max(settings.LABELER_PROGRESS_MAX_AGE_S, 20 * took_s):
         refresh_in_background(project_id)
     return dict(counts)
+
+
+def _count_and_keep(project_id: int) -> dict:
+    started = time.monotonic()
+    counts = count_items(project_id)
+    with _lock:
+        _snapshots[project_id] = (time.monotonic(), time.monotonic() - started, counts)
+    return counts
 
 
 def refresh_in_background(project_id: int) -> threading.Thread:
@@ -65,9 +71,7 @@ def refresh_in_background(project_id: int) -> threading.Thread:
 
 def _refresh(project_id: int) -> None:
     try:
-        counts = count_items(project_id)
-        with _lock:
-            _snapshots[project_id] = (time.monotonic(), counts)
+        _count_and_keep(project_id)
     finally:
         close_old_connections()
         connection.close()

@@ -103,7 +103,8 @@ def _recent_open_pool_bounds(project: Project) -> tuple[int | None, int | None]:
     seen = _bounds_seen.get(project.pk)
     if seen is None or time.monotonic() - seen[0] > BOUNDS_MAX_AGE_S:
         seen = (time.monotonic(), *_open_pool_bounds(project))
-        _bounds_seen[project.pk] = seen
+        if seen[1] is not None:  # an empty pool is read again next time: items may arrive
+            _bounds_seen[project.pk] = seen
     return seen[1], seen[2]
 
 

@@ -102,3 +102,26 @@ def test_a_large_project_serves_a_snapshot_and_refreshes_it_in_the_background(se
     assert stale["labeled"] == 0, "a stale snapshot is still served, not counted on the request"
     progress.refresh_in_background(project.pk).join(timeout=10)
     assert progress.project_progress(project, annotator)["labeled"] == 1
+
+
+@pytest.mark.django_db
+def test_items_imported_into_an_emptied_pool_are_claimed_at_once():
+    project, annotator = _world(n_items=2)
+    for _ in range(2):
+        task = services.claim_tasks(annotator, project, want=1)[0]
+        services.submit_annotation(annotator, project, task.item_id, "positive")
+    assert services.claim_tasks(annotator, project, want=1) == []
+    add_items(project, ["a late arrival"])
+    late = Item.objects.get(project=project, text="a late arrival")
+    assert [task.item_id for task in services.claim_tasks(annotator, project, want=1)] == [late.pk]
+
+
+@pytest.mark.django_db
+def test_a_stale_id_range_still_reaches_new_items_below_and_above_it():
+    project, annotator = _world(n_items=3)
+    services.claim_tasks(annotator, project, want=1)  # reads and keeps the id range
+    Item.objects.filter(project=project).update(status=Item.Status.LABELED)
+    add_items(project, ["beyond the kept range"])
+    fresh = Item.objects.get(project=project, text="beyond the kept range")
+    held = services.claim_tasks(annotator, project, want=2)
+    assert fresh.pk in [task.item_id for task in held]
