@@ -1,17 +1,18 @@
 """The project dashboard's series: progress and pace, the learning curve with the random
 baseline and stopping markers, class distribution against the targets, the pool's
 uncertainty per round and drift, annotator throughput. Everything is counted by the
-database (grouped queries on indexed columns), so the page stays fast at 1,000,000
-items; only per-day and per-round rows come back to Python."""
-from datetime import timedelta
+database (grouped queries on indexed columns), and answers per day come from their daily
+roll-up (`AnswerDay`), so the page stays fast at 1,000,000 items; only per-day and
+per-round rows come back to Python."""
+from datetime import UTC, datetime, time, timedelta
 
-from django.db.models import Count
+from django.db.models import Count, Sum
 from django.utils import timezone
 
-from annotations.aggregates import utc_day
+from annotations.aggregates import TRUE
 from annotations.models import Annotation, Item, LabelClass, Project
 
-from .models import Round, SimulationRun
+from .models import AnswerDay, Round, SimulationRun
 
 PACE_DAYS = 7
 
@@ -21,36 +22,44 @@ def progress(project: Project) -> dict:
     time to finish at the pace of the last week."""
     counts = {
         "total": Item.objects.filter(project=project).count()
-        - Item.objects.filter(project=project, is_gold=True).count(),
+        - Item.objects.filter(project=project, is_gold=TRUE).count(),
         "labeled": Item.objects.filter(project=project, status=Item.Status.LABELED).count()
-        - Item.objects.filter(project=project, status=Item.Status.LABELED, is_gold=True).count(),
+        - Item.objects.filter(project=project, status=Item.Status.LABELED, is_gold=TRUE).count(),
     }
     in_review = (
         Annotation.objects.filter(project=project, review_status=Annotation.Review.PENDING)
         .values("item_id").distinct().count()
     )
-    answers = Annotation.objects.filter(project=project, annotator__isnull=False, gold_score__isnull=True)
-    per_day = list(answers.annotate(day=utc_day("created_at")).values("day").annotate(answers=Count("pk"))
-                   .order_by("day"))
-    per_annotator = list(
-        answers.annotate(day=utc_day("created_at")).values("day", "annotator__username")
-        .annotate(answers=Count("pk")).order_by("day", "annotator__username")
-    )
-    since = timezone.now() - timedelta(days=PACE_DAYS)
-    recent = answers.filter(created_at__gte=since).count()
+    days = AnswerDay.objects.filter(project=project)
+    per_day = days.values("day").annotate(answers_that_day=Sum("answers")).filter(answers_that_day__gt=0)
+    per_annotator = days.filter(answers__gt=0).values("day", "annotator__username", "answers")
+    recent = _answers_since(project, timezone.now() - timedelta(days=PACE_DAYS))
     remaining = counts["total"] - counts["labeled"]
     answers_left = remaining * project.overlap
     pace = recent / PACE_DAYS
     return {
         "total": counts["total"], "labeled": counts["labeled"], "in_review": in_review, "remaining": remaining,
-        "per_day": [{"day": row["day"], "answers": row["answers"]} for row in per_day],
+        "per_day": [{"day": row["day"].isoformat(), "answers": row["answers_that_day"]}
+                    for row in per_day.order_by("day")],
         "per_annotator": [
-            {"day": row["day"], "annotator": row["annotator__username"], "answers": row["answers"]}
-            for row in per_annotator
+            {"day": row["day"].isoformat(), "annotator": row["annotator__username"], "answers": row["answers"]}
+            for row in per_annotator.order_by("day", "annotator__username")
         ],
         "pace_per_day": round(pace, 2),
         "days_to_finish": round(answers_left / pace, 1) if pace > 0 else None,
     }
+
+
+def _answers_since(project: Project, since: datetime) -> int:
+    """Answers (not gold checks) stored at or after `since`: whole days from the roll-up,
+    and the rest of `since`'s own day from the answers (an index range of one day at most)."""
+    next_day = since.astimezone(UTC).date() + timedelta(days=1)
+    whole_days = AnswerDay.objects.filter(project=project, day__gte=next_day).aggregate(n=Sum("answers"))["n"] or 0
+    rest_of_first_day = Annotation.objects.filter(
+        project=project, annotator__isnull=False, gold_score__isnull=True,
+        created_at__gte=since, created_at__lt=datetime.combine(next_day, time.min, tzinfo=UTC),
+    ).count()
+    return whole_days + rest_of_first_day
 
 
 def learning_curve(project: Project) -> dict:

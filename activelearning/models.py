@@ -190,3 +190,27 @@ class Disagreement(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["project", "outcome"], name="disagreement_outcome")]
+
+
+class AnswerDay(models.Model):
+    """One annotator's answers in a project on one UTC day (the day the answer was first
+    stored), with what the dashboard and the quality table need from them. Every path that
+    adds, removes or changes an answer adds its difference here (`answer_days`), so those
+    pages read a few hundred rows instead of grouping every answer. One row per annotator
+    and day, so annotators never wait on each other's row."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    answers = models.IntegerField(default=0, help_text="Answers that are not gold checks.")
+    gold_checks = models.IntegerField(default=0)
+    gold_score_total = models.FloatField(default=0.0, help_text="Sum of the gold checks' scores.")
+    timed = models.IntegerField(default=0, help_text="Answers, gold checks included, that carry a duration.")
+    duration_ms_total = models.BigIntegerField(default=0)
+    reviewed = models.IntegerField(default=0, help_text="Review decisions (approve, send back, correct) on these answers.")
+    overruled = models.IntegerField(default=0, help_text="Of those, the decisions that sent back or corrected.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "annotator", "day"], name="unique_answer_day"),
+        ]

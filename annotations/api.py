@@ -12,6 +12,8 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from activelearning import answer_days
+
 from . import services
 from .errors import ImportFailed
 from .exporting import EXPORT_FORMATS, export_file
@@ -216,6 +218,11 @@ class ItemDetail(generics.RetrieveDestroyAPIView):
         needed = REVIEWER if self.request.method == "GET" else ADMIN
         project, _ = access_project(self.request.user, self.kwargs["project_id"], needed)
         return generics.get_object_or_404(Item, pk=self.kwargs["item_id"], project=project)
+
+    def perform_destroy(self, instance):
+        with transaction.atomic():
+            answer_days.answers_removed(instance.annotations.all())
+            instance.delete()
 
 
 class ClaimTasks(APIView):

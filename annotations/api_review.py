@@ -11,7 +11,15 @@ from .agreement_report import agreement_report
 from .errors import InvalidInput
 from .models import Annotation, Item, Membership
 from .permissions import access_project
-from .review_payloads import answers_of, comment_payload, consensus_payload, item_payload, review_item_payload
+from .review_payloads import (
+    answers_by_item,
+    answers_of,
+    comment_payload,
+    consensus_by_item,
+    consensus_payload,
+    item_payload,
+    review_item_payload,
+)
 from .skill import annotator_quality, quality_over_time
 
 ADMIN = Membership.Role.ADMIN
@@ -59,9 +67,10 @@ class ReviewQueue(APIView):
         limit = _int(request.query_params.get("limit"), "limit", 50, 1, QUEUE_LIMIT)
         items = review.review_queue(project, request.user, reason).select_related("final_class")
         page = list(items[:limit])
+        answers, consensus = answers_by_item(page), consensus_by_item(page)
         return Response({
             "counts": review.review_counts(project),
-            "items": [{**item_payload(item), "answers": answers_of(item), "consensus": consensus_payload(item)}
+            "items": [{**item_payload(item), "answers": answers[item.pk], "consensus": consensus.get(item.pk)}
                       for item in page],
         })
 

@@ -10,6 +10,8 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import Avg, Count
 
+from activelearning import answer_days
+
 from .errors import InvalidInput, NotAssigned
 from .formats.regions import geometry_to_region
 from .geometry import match_regions
@@ -197,7 +199,9 @@ def reset_qualification(project: Project, member_id: int) -> Membership:
     user_id = membership.user_id
     ids = list(qualification_items(project).values_list("pk", flat=True))
     with transaction.atomic():
-        Annotation.objects.filter(item_id__in=ids, annotator_id=user_id, gold_score__isnull=False).delete()
+        checks = Annotation.objects.filter(item_id__in=ids, annotator_id=user_id, gold_score__isnull=False)
+        answer_days.answers_removed(checks)
+        checks.delete()
         Assignment.objects.filter(item_id__in=ids, annotator_id=user_id, is_gold=True).delete()
         Membership.objects.filter(pk=membership.pk).update(qualification=Membership.Qualification.PENDING)
     membership.refresh_from_db()

@@ -32,32 +32,46 @@ def answer_payload(annotation: Annotation, regions: list[dict] | None = None) ->
 
 
 def answers_of(item: Item) -> list[dict]:
+    return answers_by_item([item])[item.pk]
+
+
+def answers_by_item(items: list[Item]) -> dict[int, list[dict]]:
+    """Each item's answers (with their regions on images), for a whole page in two queries."""
     answers = list(
-        Annotation.objects.filter(item=item).select_related("annotator", "label_class", "reviewed_by").order_by("pk")
+        Annotation.objects.filter(item__in=[item.pk for item in items])
+        .select_related("annotator", "label_class", "reviewed_by").order_by("pk")
     )
     regions: dict[int, list] = {answer.pk: [] for answer in answers}
-    if item.width:
+    with_shapes = {item.pk for item in items if item.width}
+    if with_shapes:
         from .models import Region
 
-        for region in Region.objects.filter(annotation_id__in=list(regions)).select_related("label_class"):
+        shaped = [answer.pk for answer in answers if answer.item_id in with_shapes]
+        for region in Region.objects.filter(annotation_id__in=shaped).select_related("label_class"):
             regions[region.annotation_id].append({
                 "label": region.label_class.key, "kind": region.kind, "geometry": region.geometry,
                 "from_model": region.from_model, "model_confidence": region.model_confidence,
             })
-    return [answer_payload(answer, regions[answer.pk]) for answer in answers]
+    by_item: dict[int, list[dict]] = {item.pk: [] for item in items}
+    for answer in answers:
+        by_item[answer.item_id].append(answer_payload(answer, regions[answer.pk]))
+    return by_item
 
 
 def consensus_payload(item: Item) -> dict | None:
-    consensus = Consensus.objects.filter(item=item).select_related("label_class", "decided_by").first()
-    if consensus is None:
-        return None
-    return {
+    return consensus_by_item([item]).get(item.pk)
+
+
+def consensus_by_item(items: list[Item]) -> dict[int, dict]:
+    """The consensus of each item that has one, for a whole page in one query."""
+    rows = Consensus.objects.filter(item__in=[item.pk for item in items]).select_related("label_class", "decided_by")
+    return {consensus.item_id: {
         "method": consensus.method, "status": consensus.status,
         "label": consensus.label_class.key if consensus.label_class_id else None,
         "regions": consensus.regions, "votes": consensus.votes, "annotators": consensus.annotators,
         "agreement": consensus.agreement,
         "decided_by": consensus.decided_by.username if consensus.decided_by_id else None,
-    }
+    } for consensus in rows}
 
 
 def event_payload(event: ItemEvent) -> dict:

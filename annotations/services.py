@@ -14,6 +14,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, OuterRef, prefetch_related_objects
 from django.utils import timezone
 
+from activelearning import answer_days
 from activelearning.models import QueueEntry
 
 from .errors import InvalidInput, ItemGone, NotAssigned, UnknownClass
@@ -288,6 +289,7 @@ def submit_annotation(
                 from .review import review_on_submit
 
                 review_on_submit(project, annotation, user)
+            answer_days.answer_added(annotation)
             ItemEvent.objects.create(
                 project=project, item=item, actor=user, action=ItemEvent.Action.SUBMITTED, annotation=annotation
             )
@@ -326,6 +328,7 @@ def _resubmit(user, project, item, assignment, label, clean_regions, client_id, 
         annotation.review_status = Annotation.Review.PENDING
         if client_id is not None:
             annotation.client_id = client_id
+        answer_days.answer_retimed(annotation, duration_ms)
         if duration_ms is not None:
             annotation.duration_ms = duration_ms
         annotation.save(update_fields=["label_class", "review_status", "client_id", "duration_ms", "updated_at"])
@@ -414,6 +417,7 @@ def undo_last_submit(user: User, project: Project) -> Assignment:
         guard_annotator_edit(annotation)
         assignment = Assignment.objects.filter(item=annotation.item, annotator=user).first()
         item = annotation.item
+        answer_days.answers_removed(Annotation.objects.filter(pk=annotation.pk))
         annotation.delete()
         if assignment is None:
             assignment = Assignment.objects.create(

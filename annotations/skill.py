@@ -1,16 +1,17 @@
 """Annotator quality: accuracy and kappa against gold, agreement with peers, rejection
-rate, pace. Counts are aggregated in the database; only the gold pairs (a few per
-annotator) come to Python, for Cohen's kappa."""
+rate, pace. Counts, time and review decisions come from the daily roll-up of answers
+(`activelearning.models.AnswerDay`), agreement from the consensus rows; only the gold
+pairs (a few per annotator) come to Python, for Cohen's kappa."""
 from collections import defaultdict
 
 from django.contrib.auth.models import User
-from django.db.models import Avg, Count, F, Q
+from django.db.models import Avg, Count, F, Q, Sum
 
-from .aggregates import utc_day
-from .models import Annotation, Consensus, ItemEvent, Project
+from activelearning.answer_days import COUNTS as ROLLED_UP
+from activelearning.models import AnswerDay
+
+from .models import Annotation, Consensus, Item, Project
 from .quality.agreement import accuracy_and_kappa
-
-DECISIONS = (ItemEvent.Action.APPROVED, ItemEvent.Action.REJECTED, ItemEvent.Action.CORRECTED)
 
 
 def _thresholds(project: Project) -> tuple[float, float]:
@@ -19,9 +20,12 @@ def _thresholds(project: Project) -> tuple[float, float]:
 
 
 def _gold_pairs(project: Project, annotator_ids=None) -> dict[int, tuple[list[str], list[str]]]:
-    """(answers, truth) per annotator on gold classification items."""
-    answers = Annotation.objects.filter(project=project, gold_score__isnull=False, label_class__isnull=False,
-                                        item__gold_class__isnull=False)
+    """(answers, truth) per annotator on gold classification items. Starts from the items
+    with a known class (a few, found by the index on `gold_class`): asked for the project's
+    answers first, SQLite would read all of them to find the gold checks."""
+    gold_items = Item.objects.filter(gold_class__isnull=False).values("pk")
+    answers = Annotation.objects.filter(item__in=gold_items, item__project=project, gold_score__isnull=False,
+                                        label_class__isnull=False)
     if annotator_ids is not None:
         answers = answers.filter(annotator_id__in=annotator_ids)
     pairs: dict[int, tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))
@@ -34,44 +38,58 @@ def _gold_pairs(project: Project, annotator_ids=None) -> dict[int, tuple[list[st
 def annotator_quality(project: Project) -> list[dict]:
     """One row per annotator who answered in the project, flagged when under the thresholds."""
     min_accuracy, min_kappa = _thresholds(project)
-    rows = {
-        row["annotator_id"]: row
-        for row in Annotation.objects.filter(project=project, annotator__isnull=False)
-        .values("annotator_id", username=F("annotator__username"))
-        .annotate(
-            answers=Count("pk", filter=Q(gold_score__isnull=True)),
-            gold_checks=Count("pk", filter=Q(gold_score__isnull=False)),
-            gold_accuracy=Avg("gold_score"),
-            mean_ms=Avg("duration_ms", filter=Q(duration_ms__isnull=False)),
-            with_consensus=Count("pk", filter=Q(item__consensus__label_class__isnull=False, gold_score__isnull=True)),
-            agree_consensus=Count("pk", filter=Q(label_class=F("item__consensus__label_class"), gold_score__isnull=True)),
-        )
-    }
-    decisions = (
-        ItemEvent.objects.filter(project=project, action__in=DECISIONS, annotation__isnull=False)
-        .values("annotation__annotator_id")
-        .annotate(total=Count("pk"), against=Count("pk", filter=~Q(action=ItemEvent.Action.APPROVED)))
-    )
-    decided = {row["annotation__annotator_id"]: row for row in decisions}
-    pairs = _gold_pairs(project, list(rows))
+    totals = _answer_totals(project)
+    peers = _peer_agreement(project)
+    pairs = _gold_pairs(project, list(totals))
     result = []
-    for annotator_id, row in sorted(rows.items(), key=lambda pair: pair[1]["username"]):
+    for annotator_id, row in sorted(totals.items(), key=lambda pair: pair[1]["username"]):
         given, truth = pairs.get(annotator_id, ([], []))
         kappa = accuracy_and_kappa(given, truth)[1] if len(given) >= 2 else None
-        review = decided.get(annotator_id, {"total": 0, "against": 0})
-        seconds = row["mean_ms"] / 1000 if row["mean_ms"] else None
+        with_consensus, agreeing = peers.get(annotator_id, (0, 0))
+        mean_ms = _ratio(row["duration_ms_total"], row["timed"])
+        seconds = mean_ms / 1000 if mean_ms else None
         entry = {
             "annotator": annotator_id, "username": row["username"], "answers": row["answers"],
-            "gold_checks": row["gold_checks"], "gold_accuracy": row["gold_accuracy"], "gold_kappa": kappa,
-            "peer_agreement": row["agree_consensus"] / row["with_consensus"] if row["with_consensus"] else None,
-            "reviewed": review["total"],
-            "rejection_rate": review["against"] / review["total"] if review["total"] else None,
+            "gold_checks": row["gold_checks"], "gold_accuracy": _ratio(row["gold_score_total"], row["gold_checks"]),
+            "gold_kappa": kappa, "peer_agreement": _ratio(agreeing, with_consensus),
+            "reviewed": row["reviewed"], "rejection_rate": _ratio(row["overruled"], row["reviewed"]),
             "seconds_per_item": seconds, "items_per_hour": 3600 / seconds if seconds else None,
         }
         entry["flags"] = _flags(entry, min_accuracy, min_kappa)
         entry["flagged"] = bool(entry["flags"])
         result.append(entry)
     return result
+
+
+def _answer_totals(project: Project) -> dict[int, dict]:
+    """Per annotator with an answer in the project: the sums of their daily roll-up rows
+    (a few hundred rows, not every answer)."""
+    sums = (
+        AnswerDay.objects.filter(project=project).values("annotator_id", username=F("annotator__username"))
+        .annotate(**{f"sum_{name}": Sum(name) for name in ROLLED_UP})
+    )
+    totals = {}
+    for row in sums.order_by():
+        counts = {name: row[f"sum_{name}"] for name in ROLLED_UP}
+        if counts["answers"] or counts["gold_checks"]:
+            totals[row["annotator_id"]] = {"username": row["username"], **counts}
+    return totals
+
+
+def _peer_agreement(project: Project) -> dict[int, tuple[int, int]]:
+    """(answers on items with a consensus class, those that agree with it) per annotator.
+    Starts from the consensus rows, which only items answered by several annotators have."""
+    settled = Consensus.objects.filter(project=project, label_class__isnull=False).values("item_id")
+    rows = (
+        Annotation.objects.filter(item_id__in=settled, annotator__isnull=False, gold_score__isnull=True)
+        .values("annotator_id")
+        .annotate(answers=Count("pk"), agreeing=Count("pk", filter=Q(label_class=F("item__consensus__label_class"))))
+    )
+    return {row["annotator_id"]: (row["answers"], row["agreeing"]) for row in rows.order_by()}
+
+
+def _ratio(part, whole):
+    return part / whole if whole else None
 
 
 def _flags(entry: dict, min_accuracy: float, min_kappa: float) -> list[str]:
@@ -99,18 +117,18 @@ def below_thresholds(project: Project, user: User) -> bool:
 
 
 def quality_over_time(project: Project) -> list[dict]:
-    """Per annotator and day: answers, gold checks and gold accuracy."""
-    return list(
-        Annotation.objects.filter(project=project, annotator__isnull=False)
-        .annotate(day=utc_day("created_at"))
-        .values("day", "annotator_id", username=F("annotator__username"))
-        .annotate(
-            answers=Count("pk", filter=Q(gold_score__isnull=True)),
-            gold_checks=Count("pk", filter=Q(gold_score__isnull=False)),
-            gold_accuracy=Avg("gold_score"),
-        )
+    """Per annotator and day: answers, gold checks and gold accuracy, from the daily roll-up."""
+    days = (
+        AnswerDay.objects.filter(project=project).filter(Q(answers__gt=0) | Q(gold_checks__gt=0))
+        .values("day", "annotator_id", "answers", "gold_checks", "gold_score_total", username=F("annotator__username"))
         .order_by("day", "username")
     )
+    return [
+        {"day": row["day"].isoformat(), "annotator_id": row["annotator_id"], "username": row["username"],
+         "answers": row["answers"], "gold_checks": row["gold_checks"],
+         "gold_accuracy": _ratio(row["gold_score_total"], row["gold_checks"])}
+        for row in days
+    ]
 
 
 def consensus_summary(project: Project) -> dict:

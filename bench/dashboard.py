@@ -46,10 +46,12 @@ def setup_django(database_url: str | None, var_dir: Path) -> None:
 
 def build(items: int) -> int:
     """The project; returns its id. Rows go in with bulk_create in chunks."""
+    from django.apps import apps
     from django.contrib.auth.models import User
     from django.db.models.functions import Mod
     from django.utils import timezone
 
+    from activelearning import answer_days
     from activelearning.drift import uncertainty_histogram
     from activelearning.models import Round
     from annotations.models import Annotation, Consensus, Item, LabelClass, Membership, Ontology, Project
@@ -96,6 +98,8 @@ def build(items: int) -> int:
     for day in range(30):
         Annotation.objects.filter(pk__in=spread.filter(day=day).values("pk")).update(
             created_at=now - timedelta(days=day))
+    log("rolling the answers up per day (the answer paths do it one by one; bulk_create does not)")
+    answer_days.rebuild(apps, project.pk)
     for number in range(1, 21):
         values = [rng.random() * 0.5 for _ in range(20_000)]
         Round.objects.create(project=project, number=number, learner="tfidf_logreg", strategy="margin",

@@ -2,9 +2,10 @@
 they show is loaded by each page's ES module from the REST API and kept live through the
 project websocket."""
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Q
+from django.db.models import OuterRef
 from django.shortcuts import render
 
+from annotations.aggregates import correlated_count
 from annotations.models import Item, Membership, Project
 from annotations.permissions import ProjectAccessDenied, access_project, role_in, visible_projects
 
@@ -21,9 +22,10 @@ def _page(request, project_id, role, template, **context):
 
 @login_required
 def project_list(request):
+    items = Item.objects.filter(project=OuterRef("pk"))
     projects = visible_projects(request.user).annotate(
-        item_count=Count("items", distinct=True),
-        labeled_count=Count("items", filter=Q(items__status=Item.Status.LABELED), distinct=True),
+        item_count=correlated_count(items, "project"),
+        labeled_count=correlated_count(items.filter(status=Item.Status.LABELED), "project"),
     ).order_by("name", "pk")
     roles = dict(Membership.objects.filter(user=request.user).values_list("project_id", "role"))
     rows = [
