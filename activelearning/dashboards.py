@@ -9,8 +9,9 @@ from datetime import UTC, datetime, time, timedelta
 from django.db.models import Count, Sum
 from django.utils import timezone
 
-from annotations.aggregates import TRUE
+from annotations import snapshots
 from annotations.models import Annotation, Item, LabelClass, Project
+from annotations.progress import is_large, item_counts
 
 from .models import AnswerDay, Round, SimulationRun
 
@@ -20,12 +21,7 @@ PACE_DAYS = 7
 def progress(project: Project) -> dict:
     """Labeled, in review and remaining items; answers per day and per annotator; the
     time to finish at the pace of the last week."""
-    counts = {
-        "total": Item.objects.filter(project=project).count()
-        - Item.objects.filter(project=project, is_gold=TRUE).count(),
-        "labeled": Item.objects.filter(project=project, status=Item.Status.LABELED).count()
-        - Item.objects.filter(project=project, status=Item.Status.LABELED, is_gold=TRUE).count(),
-    }
+    counts = item_counts(project.pk)
     in_review = (
         Annotation.objects.filter(project=project, review_status=Annotation.Review.PENDING)
         .values("item_id").distinct().count()
@@ -120,8 +116,15 @@ def uncertainty(project: Project, last: int = 20) -> dict:
 
 
 def dashboard(project: Project) -> dict:
+    """Every series of the page; for a large project a snapshot seconds old, refreshed in
+    the background (annotations/snapshots.py), with its time in `as_of`."""
+    return snapshots.recent(("dashboard", project.pk), _dashboard_of, is_large(project.pk))
+
+
+def _dashboard_of(project_id: int) -> dict:
     from annotations.skill import annotator_quality
 
+    project = Project.objects.get(pk=project_id)
     return {
         "progress": progress(project),
         "learning_curve": learning_curve(project),

@@ -1,6 +1,6 @@
 """Expressions for grouping in the database, kept portable between SQLite and PostgreSQL."""
-from django.db.models import CharField, Count, Func, IntegerField, QuerySet, Subquery, Value
-from django.db.models.functions import Cast, Coalesce, Substr
+from django.db.models import CharField, Func, Value
+from django.db.models.functions import Cast, Substr
 
 # Django writes `is_gold=True` as the bare column (`WHERE "is_gold"`), which SQLite cannot
 # seek in an index that holds it: it reads every entry of the project instead (0.2 s at
@@ -16,10 +16,3 @@ def utc_day(field: str) -> Func:
     return Substr(Cast(field, output_field=CharField()), 1, 10)
 
 
-def correlated_count(rows: QuerySet, column: str) -> Coalesce:
-    """How many `rows` there are, as a correlated subquery; the caller filters them on
-    `column=OuterRef(...)`. Each outer row's count is one index range, read from the index
-    alone (COUNT(*), not COUNT(id), which PostgreSQL fetches from the table), unlike a JOIN
-    with COUNT(DISTINCT), which first joins every row of every outer row."""
-    counted = rows.order_by().values(column).annotate(n=Count("*")).values("n")
-    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)

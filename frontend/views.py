@@ -2,12 +2,11 @@
 they show is loaded by each page's ES module from the REST API and kept live through the
 project websocket."""
 from django.contrib.auth.decorators import login_required
-from django.db.models import OuterRef
 from django.shortcuts import render
 
-from annotations.aggregates import correlated_count
-from annotations.models import Item, Membership, Project
+from annotations.models import Membership, Project
 from annotations.permissions import ProjectAccessDenied, access_project, role_in, visible_projects
+from annotations.progress import item_counts
 
 
 def _page(request, project_id, role, template, **context):
@@ -22,15 +21,12 @@ def _page(request, project_id, role, template, **context):
 
 @login_required
 def project_list(request):
-    items = Item.objects.filter(project=OuterRef("pk"))
-    projects = visible_projects(request.user).annotate(
-        item_count=correlated_count(items, "project"),
-        labeled_count=correlated_count(items.filter(status=Item.Status.LABELED), "project"),
-    ).order_by("name", "pk")
+    projects = visible_projects(request.user).order_by("name", "pk")
     roles = dict(Membership.objects.filter(user=request.user).values_list("project_id", "role"))
     rows = [
         {
             "project": project,
+            "counts": item_counts(project.pk),
             "role": roles.get(project.pk) or ("admin" if request.user.is_staff else ""),
             "via_staff": project.pk not in roles,
         }

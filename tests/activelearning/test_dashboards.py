@@ -5,7 +5,7 @@ import pytest
 
 from activelearning.models import Round, SimulationRun
 from activelearning.services import request_round
-from annotations import services
+from annotations import services, snapshots
 from annotations.models import Project
 from tests.conftest import add_items, client_for
 
@@ -28,6 +28,24 @@ def worked(cast, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         request_round(project.pk, reason="manual")
     return project
+
+
+def test_a_large_projects_dashboard_comes_from_a_snapshot_that_says_when(cast, worked, settings):
+    settings.LABELER_PROGRESS_EXACT_BELOW = 5  # 30 items: "large"
+    settings.LABELER_PROGRESS_MAX_AGE_S = 3600
+    snapshots.forget()
+    reviewer = client_for(cast["reviewer"])
+    url = f"/api/projects/{worked.pk}/dashboard/"
+    reviewer.get(url)  # the first call counts the items and learns the size
+    first = reviewer.get(url).json()
+    held = services.claim_tasks(cast["annotator"], worked, want=1)[0]
+    services.submit_annotation(cast["annotator"], worked, held.item_id, "positive")
+    again = reviewer.get(url).json()
+    assert again["progress"]["labeled"] == first["progress"]["labeled"] == 10, "served from the snapshot"
+    assert again["as_of"] == first["as_of"]
+    settings.LABELER_PROGRESS_EXACT_BELOW = 1000  # small again: counted on every call
+    assert reviewer.get(url).json()["progress"]["labeled"] == 11
+    snapshots.forget()
 
 
 def test_the_dashboard_counts_progress_and_pace(cast, worked):

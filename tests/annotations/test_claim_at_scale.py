@@ -3,16 +3,16 @@ a partial index, and the progress bars come from a snapshot refreshed off the re
 import pytest
 from django.db import connection
 
-from annotations import progress, services
+from annotations import progress, services, snapshots
 from annotations.models import Item, Membership
 from tests.conftest import add_items, client_for, make_project, make_user
 
 
 @pytest.fixture(autouse=True)
 def _fresh_snapshots():
-    progress.forget()
+    snapshots.forget()
     yield
-    progress.forget()
+    snapshots.forget()
 
 
 def _world(n_items=12):
@@ -100,7 +100,7 @@ def test_a_large_project_serves_a_snapshot_and_refreshes_it_in_the_background(se
     settings.LABELER_PROGRESS_MAX_AGE_S = 0
     stale = progress.project_progress(project, annotator)
     assert stale["labeled"] == 0, "a stale snapshot is still served, not counted on the request"
-    progress.refresh_in_background(project.pk).join(timeout=10)
+    snapshots.refresh_in_background(("items", project.pk), progress.count_items).join(timeout=10)
     assert progress.project_progress(project, annotator)["labeled"] == 1
 
 
