@@ -4,12 +4,14 @@ high confidence, found after each round and settled by a reviewer.
 The model's opinion of a labeled item comes from out-of-fold predictions (a model that
 never saw that item's label), so a memorised wrong label still shows up. Learners too
 slow to refit several times (image models) use the round's own model instead.
+
+The web process imports this module to list and settle disagreements; the fitting half
+imports scikit-learn itself, so listing them does not load it.
 """
 import numpy as np
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
-from sklearn.model_selection import StratifiedKFold
 
 from annotations.errors import Conflict, InvalidInput
 from annotations.models import Annotation, Item, ItemEvent, LabelClass, Project
@@ -42,6 +44,8 @@ def out_of_fold_proba(factory, X, y: np.ndarray, seed: int) -> tuple[np.ndarray,
     folds = min(MAX_FOLDS, int(counts.min()))
     if len(classes) < 2 or folds < 2:
         return None
+    from sklearn.model_selection import StratifiedKFold
+
     proba = np.zeros((len(y), len(classes)))
     for fit_rows, held_rows in StratifiedKFold(folds, shuffle=True, random_state=seed).split(np.zeros(len(y)), y):
         model = factory(seed).fit(X[fit_rows], y[fit_rows])

@@ -40,8 +40,8 @@ class SimulationRequestSerializer(serializers.Serializer):
     test_fraction = serializers.FloatField(min_value=0.05, max_value=0.9, default=0.3)
 
     def validate_strategies(self, value):
-        from .simulate import strategy_spec
         from .strategies import STRATEGIES
+        from .strategies.mix import strategy_spec
 
         for name in value:
             key, extra = strategy_spec(name)

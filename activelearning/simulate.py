@@ -12,6 +12,7 @@ from . import engine
 from .config import strategy_params, target_ratios_by_id, validate_sampling
 from .datasets import Dataset
 from .learners import LEARNERS, build_features, learner_choices
+from .strategies.mix import strategy_spec
 
 ProgressFn = Callable[[str, int, int], None]
 
@@ -30,13 +31,6 @@ class SimulationConfig:
 
 def default_learner(kind: str) -> str:
     return "tfidf_logreg" if kind == "text" else "image_cnn"
-
-
-def strategy_spec(name: str) -> tuple[str, dict]:
-    """A registry key, or a mix written "margin:0.7,coreset:0.2,random:0.1"."""
-    if ":" in name:
-        return "mix", {"mix": name}
-    return name, {}
 
 
 class Features:

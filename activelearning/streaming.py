@@ -2,8 +2,10 @@
 API) is scored by the latest model at once and, when informative enough, put at the
 front of the queue without waiting for the next round. The decision rule is the
 project's `sampling.stream`: a fixed uncertainty threshold, or a budget rate (the top
-`rate` fraction of the recent arrivals' scores)."""
-import joblib
+`rate` fraction of the recent arrivals' scores).
+
+The web process calls `route_arrivals` for every item added through the API; the model
+and its features (joblib, scikit-learn) are loaded only when the stream is on."""
 import numpy as np
 from django.db import transaction
 from django.db.models import F
@@ -11,7 +13,6 @@ from django.db.models import F
 from annotations.events import publish_on_commit
 from annotations.models import Item, Project
 
-from . import features
 from .learners import LEARNERS
 from .models import ModelVersion, QueueEntry, Round, StreamDecision
 from .strategies import query_by_budget, query_by_threshold
@@ -26,6 +27,10 @@ def _latest_scorer(project: Project):
     version = ModelVersion.objects.filter(project=project).order_by("-version").first()
     if version is None or not version.artifact:
         return None
+    import joblib
+
+    from . import features
+
     model = joblib.load(version.artifact)
     kind = LEARNERS[version.learner].features if version.learner in LEARNERS else None
     if kind == "tfidf":

@@ -1,7 +1,9 @@
 """Region geometry: validation, conversions, areas and overlap.
 
-Pure Python, numpy, pycocotools, SciPy and (for mask -> polygon only) OpenCV; no Django,
-so the services and the format readers share one set of rules.
+Pure Python, numpy, pycocotools, SciPy (for matching only) and (for mask -> polygon
+only) OpenCV; no Django, so the services and the format readers share one set of rules.
+SciPy and OpenCV are imported where they are used: the web process validates every
+submitted region with this module, and must not load them to do it.
 
 Conventions:
 - Boxes and polygons are normalised to the image: 0..1, origin at the top-left corner.
@@ -21,7 +23,6 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 from pycocotools import mask as mask_utils
-from scipy.optimize import linear_sum_assignment
 
 if TYPE_CHECKING:
     from annotations.formats.regions import Region
@@ -409,6 +410,8 @@ def match_regions(
     usable = (ious >= iou_threshold) & (ious > 0)
     if not usable.any():
         return []
+    from scipy.optimize import linear_sum_assignment
+
     rows, cols = linear_sum_assignment(np.where(usable, ious, 0.0), maximize=True)
     return [Match(int(i), int(j), float(ious[i, j])) for i, j in zip(rows, cols) if usable[i, j]]
 

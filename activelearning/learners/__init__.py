@@ -1,34 +1,32 @@
 """Learner families and their registry; the worker and simulator pick one by key.
 
-Nothing here imports torch or sentence-transformers: the torch learners import them
-when first fitted or asked to embed, so Django start-up stays fast.
+The web process reads this registry (settings validation, `GET /api/learners/`) but never
+fits a model, so nothing here imports scikit-learn, SciPy or torch: a learner's factory
+is imported on its first call, and the implementations re-exported below when first
+asked for (`from activelearning.learners import build_features` still works, and loads
+the text learner then).
 """
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import import_module
 from typing import Any
 
-from .committee import Committee
-from .embeddings import EmbeddingLogReg, SentenceEmbedder, embed_texts, make_embedding_classifier
-from .gradients import torch_gradient_norms
-from .image import (
-    ImageEmbeddingClassifier,
-    SmallCNNClassifier,
-    make_cnn,
-    make_image_embedding_classifier,
-)
-from .text import (
-    FeatureCache,
-    TextFeatures,
-    build_features,
-    feature_sq_norms,
-    make_classifier,
-    pool_signature,
-    tfidf_svd,
-)
 from .yolo import DEFAULT_MODELS, DetectorSpec, YoloLearner, configure_offline
 
 KINDS = ("text", "image")
 FEATURE_TYPES = ("tfidf", "sentence_embedding", "pixels")
+
+
+@dataclass(frozen=True)
+class ImportedFactory:
+    """`seed -> estimator` from a function of one of the learner modules, imported on the
+    first call, so that building the registry imports none of them."""
+
+    module: str
+    name: str
+
+    def __call__(self, seed: int) -> Any:
+        return getattr(import_module(f"{__name__}.{self.module}"), self.name)(seed)
 
 
 @dataclass(frozen=True)
@@ -54,22 +52,23 @@ LEARNERS: dict[str, LearnerSpec] = {
     spec.key: spec
     for spec in (
         LearnerSpec(
-            "tfidf_logreg", "TF-IDF + logistic regression", "text", "tfidf", make_classifier,
+            "tfidf_logreg", "TF-IDF + logistic regression", "text", "tfidf",
+            ImportedFactory("text", "make_classifier"),
             "Word and bigram TF-IDF with balanced logistic regression: fast, no model files, a strong baseline.",
         ),
         LearnerSpec(
             "minilm_logreg", "MiniLM sentence embeddings + logistic regression", "text", "sentence_embedding",
-            make_embedding_classifier,
+            ImportedFactory("embeddings", "make_embedding_classifier"),
             "all-MiniLM-L6-v2 vectors (computed once per item, offline) with logistic regression: "
             "better with few labels and paraphrases; embedding costs about 5 ms per item on CPU.",
         ),
         LearnerSpec(
-            "image_cnn", "Small CNN", "image", "pixels", make_cnn,
+            "image_cnn", "Small CNN", "image", "pixels", ImportedFactory("image", "make_cnn"),
             "A two-layer convolutional net trained from scratch each round: for small images such as digits.",
         ),
         LearnerSpec(
             "image_embedding_logreg", "Frozen conv features + logistic regression", "image", "pixels",
-            make_image_embedding_classifier,
+            ImportedFactory("image", "make_image_embedding_classifier"),
             "Fixed random convolutional features and a logistic-regression head: cheaper rounds, stable embeddings.",
         ),
     )
@@ -102,29 +101,37 @@ def learner_choices(kind: str | None = None) -> list[tuple[str, str]]:
     return [(spec.key, spec.label) for spec in LEARNERS.values() if kind in (None, "", spec.kind)]
 
 
+# The implementations, imported on first access (PEP 562): name -> submodule.
+_LAZY = {
+    "Committee": "committee",
+    "EmbeddingLogReg": "embeddings",
+    "SentenceEmbedder": "embeddings",
+    "embed_texts": "embeddings",
+    "make_embedding_classifier": "embeddings",
+    "torch_gradient_norms": "gradients",
+    "ImageEmbeddingClassifier": "image",
+    "SmallCNNClassifier": "image",
+    "make_cnn": "image",
+    "make_image_embedding_classifier": "image",
+    "FeatureCache": "text",
+    "TextFeatures": "text",
+    "build_features": "text",
+    "feature_sq_norms": "text",
+    "make_classifier": "text",
+    "pool_signature": "text",
+    "tfidf_svd": "text",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{_LAZY[name]}"), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
 __all__ = [
-    "DETECTORS",
-    "LEARNERS",
-    "Committee",
-    "DetectorSpec",
-    "EmbeddingLogReg",
-    "FeatureCache",
-    "ImageEmbeddingClassifier",
-    "LearnerSpec",
-    "SentenceEmbedder",
-    "SmallCNNClassifier",
-    "TextFeatures",
-    "YoloLearner",
-    "build_features",
-    "configure_offline",
-    "embed_texts",
-    "feature_sq_norms",
-    "learner_choices",
-    "make_classifier",
-    "make_cnn",
-    "make_embedding_classifier",
-    "make_image_embedding_classifier",
-    "pool_signature",
-    "tfidf_svd",
-    "torch_gradient_norms",
+    "DETECTORS", "LEARNERS", "DetectorSpec", "ImportedFactory", "LearnerSpec", "YoloLearner", "configure_offline",
+    "learner_choices", *_LAZY,
 ]

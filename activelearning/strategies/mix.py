@@ -59,6 +59,13 @@ def _fraction(value: Any, where: str) -> float:
     return fraction
 
 
+def strategy_spec(name: str) -> tuple[str, dict]:
+    """A registry key, or a mix written "margin:0.7,coreset:0.2,random:0.1"."""
+    if ":" in name:
+        return "mix", {"mix": name}
+    return name, {}
+
+
 def parse_mix(spec: Any) -> tuple[MixPart, ...]:
     """Parts of a mix from "key:fraction,key:fraction", or a list of
     {"strategy": key, "fraction": f, "params": {...}} (params optional) or MixPart.

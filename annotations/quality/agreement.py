@@ -13,10 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from itertools import combinations
 from typing import NamedTuple
 
-import krippendorff
 import numpy as np
-from sklearn.metrics import accuracy_score, cohen_kappa_score
-from statsmodels.stats import inter_rater
 
 AnnotatorId = int
 ItemId = int
@@ -61,6 +58,8 @@ def cohen_kappa(y_a: Sequence[str], y_b: Sequence[str], labels: Sequence[str] | 
         raise ValueError(f"the two rating lists differ in length ({len(y_a)} and {len(y_b)}); pair them item by item")
     if len(set(y_a) | set(y_b)) < 2:
         return None
+    from sklearn.metrics import cohen_kappa_score
+
     return _finite(cohen_kappa_score(y_a, y_b, labels=None if labels is None else list(labels)))
 
 
@@ -109,6 +108,8 @@ def krippendorff_alpha(ratings: Ratings, categories: Sequence[str]) -> float | N
     paired = data[:, (~np.isnan(data)).sum(axis=0) >= 2]
     if len(np.unique(paired[~np.isnan(paired)])) < 2:
         return None
+    import krippendorff
+
     alpha = krippendorff.alpha(
         reliability_data=data, value_domain=list(range(len(categories))), level_of_measurement="nominal"
     )
@@ -138,6 +139,8 @@ def accuracy_and_kappa(
         raise ValueError("accuracy_and_kappa needs at least one gold answer")
     if labels is not None:
         _check_labels([*answers, *truth], labels)
+    from sklearn.metrics import accuracy_score
+
     return float(accuracy_score(truth, answers)), cohen_kappa(truth, answers, labels)
 
 
@@ -153,6 +156,8 @@ def _fleiss_rows(item_labels: Sequence[Sequence[str]], categories: Sequence[str]
 
 
 def _fleiss(codes: np.ndarray, n_categories: int) -> float | None:
+    from statsmodels.stats import inter_rater
+
     table, _ = inter_rater.aggregate_raters(codes, n_cat=n_categories)
     return _finite(inter_rater.fleiss_kappa(table, method="fleiss"))
 

@@ -73,7 +73,7 @@ def test_the_registry_names_the_four_learners_with_their_feature_types():
         "image_cnn": ("image", "pixels"),
         "image_embedding_logreg": ("image", "pixels"),
     }
-    assert LEARNERS["tfidf_logreg"].factory is make_classifier
+    assert LEARNERS["tfidf_logreg"].factory(3).get_params() == make_classifier(3).get_params()
     assert all(spec.key == key and spec.label and spec.description for key, spec in LEARNERS.items())
 
 
