@@ -12,8 +12,10 @@ import io
 import json
 import tempfile
 from collections.abc import Iterator
+from datetime import datetime
 
 from django.db import DatabaseError
+from django.db.models import CharField, ExpressionWrapper, F
 
 from .errors import StorageFull
 from .models import Item, Project
@@ -28,16 +30,20 @@ FIELDS = [
 ]
 
 
+ROWS_PER_CHUNK = 5000
+
+
 def export_records(project: Project, include_unlabeled: bool = False) -> Iterator[dict]:
     items = Item.objects.filter(project=project)
     if not include_unlabeled:
         items = items.filter(status=Item.Status.LABELED)
     rows = items.order_by("pk").values_list(
         "pk", "external_id", "text", "final_class__key", "final_class__name", "split",
-        "final_annotator__username", "final_at", "consensus__method", "consensus__agreement",
+        "final_annotator__username", ExpressionWrapper(F("final_at"), output_field=CharField()),
+        "consensus__method", "consensus__agreement",
     )
     for pk, external_id, text, key, name, split, annotator, labeled_at, method, agreement in rows.iterator(
-        chunk_size=5000
+        chunk_size=ROWS_PER_CHUNK
     ):
         yield {
             "item_id": pk,
@@ -47,17 +53,27 @@ def export_records(project: Project, include_unlabeled: bool = False) -> Iterato
             "label_name": name,
             "split": split,
             "annotator": annotator,
-            "labeled_at": labeled_at.isoformat() if labeled_at else None,
+            "labeled_at": _iso_time(labeled_at),
             "consensus": method,
             "agreement": agreement,
         }
 
 
+def _iso_time(stored: datetime | None) -> str | None:
+    """What final_at.isoformat() gives, without Django making every value an aware
+    datetime first (a fifth of the export's time at 1,000,000 rows). Read without
+    Django's converter, SQLite gives the naive UTC time Django stored; PostgreSQL's
+    driver an aware one in the connection's time zone, UTC."""
+    if stored is None:
+        return None
+    return stored.isoformat() + "+00:00" if stored.tzinfo is None else stored.isoformat()
+
+
 def export_lines(project: Project, fmt: str, include_unlabeled: bool = False) -> Iterator[str]:
+    """The export's text, ROWS_PER_CHUNK rows at a time."""
     records = export_records(project, include_unlabeled)
     if fmt == "jsonl":
-        for record in records:
-            yield json.dumps(record, ensure_ascii=False) + "\n"
+        yield from _jsonl_chunks(records)
         return
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=FIELDS)
@@ -69,6 +85,19 @@ def export_lines(project: Project, fmt: str, include_unlabeled: bool = False) ->
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue()
+
+
+def _jsonl_chunks(records: Iterator[dict]) -> Iterator[str]:
+    # One encoder for every row: json.dumps(record, ensure_ascii=False) builds a new one per call.
+    encode = json.JSONEncoder(ensure_ascii=False).encode
+    lines = []
+    for record in records:
+        lines.append(encode(record))
+        if len(lines) == ROWS_PER_CHUNK:
+            yield "\n".join(lines) + "\n"
+            lines.clear()
+    if lines:
+        yield "\n".join(lines) + "\n"
 
 
 def is_disk_full(exc: BaseException) -> bool:

@@ -19,10 +19,19 @@ SPLITS = ("auto", "pool", "eval")
 
 @dataclass
 class ImportResult:
+    """Counts of what was (or would have been) created. Of the bad rows only the first
+    MAX_REPORTED_ERRORS are kept, so a file of bad rows costs no memory per row."""
+
     created: int = 0
     labeled: int = 0
     evaluation: int = 0
+    error_count: int = 0
     errors: list[dict] = field(default_factory=list)
+
+    def add_error(self, number: int, message: str) -> None:
+        self.error_count += 1
+        if len(self.errors) < MAX_REPORTED_ERRORS:
+            self.errors.append({"row": number, "error": message})
 
     def as_dict(self) -> dict:
         return {"created": self.created, "labeled": self.labeled, "evaluation": self.evaluation}
@@ -71,7 +80,7 @@ def import_rows(
     seen_rows = 0
 
     def flush() -> None:
-        if result.errors or not pending:
+        if result.error_count or not pending:
             pending.clear()
             return
         items = Item.objects.bulk_create([item for item, _ in pending], batch_size=CHUNK)
@@ -89,7 +98,7 @@ def import_rows(
         for number, row in rows:
             seen_rows += 1
             if isinstance(row, RowError):
-                _add_error(result, number, str(row))
+                result.add_error(number, str(row))
                 continue
             if not checked_columns:
                 _check_columns(row, text_field, label_field, id_field)
@@ -97,7 +106,7 @@ def import_rows(
             try:
                 item, label = _item_from_row(project, row, text_field, label_field, id_field, split, lookup, rng, user)
             except RowError as exc:
-                _add_error(result, number, str(exc))
+                result.add_error(number, str(exc))
                 continue
             result.created += 1
             result.labeled += label is not None
@@ -110,11 +119,10 @@ def import_rows(
         flush()
         if seen_rows == 0:
             raise ImportFailed("The file has no data rows. Check that it is not empty and has a header line.", reason="empty")
-        if result.errors:
-            shown = result.errors[:MAX_REPORTED_ERRORS]
+        if result.error_count:
             raise ImportFailed(
-                f"Nothing was imported: {len(result.errors)} row(s) have problems. Fix them and upload again.",
-                row_errors=shown,
+                f"Nothing was imported: {result.error_count} row(s) have problems. Fix them and upload again.",
+                row_errors=result.errors,
             )
         transaction.on_commit(_refresh_planner_statistics)
     if progress:
@@ -132,10 +140,6 @@ def _refresh_planner_statistics() -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(f"ANALYZE {Item._meta.db_table}, {Annotation._meta.db_table}")
-
-
-def _add_error(result: ImportResult, number: int, message: str) -> None:
-    result.errors.append({"row": number, "error": message})
 
 
 def _check_columns(row: dict, text_field: str, label_field: str | None, id_field: str | None) -> None:

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from .errors import ImportFailed, InvalidInput, StorageFull
 from .exporting import DISK_FULL, is_disk_full
-from .formats.coco import read_coco, write_coco
+from .formats.coco import dump_coco, read_coco
 from .formats.regions import Dataset, FormatError, ImageRecord, geometry_to_region, region_to_geometry
 from .formats.voc import read_voc, write_voc
 from .formats.yolo import read_yolo, write_yolo
@@ -36,43 +36,63 @@ IMPORT_TARGETS = ("annotations", "eval", "predictions")
 
 
 def project_dataset(project: Project) -> Dataset:
-    """Every labeled image with its regions, normalised: the merged consensus regions
-    where several annotators labeled it, else its latest counted answer. Classes are
-    written by name (what COCO and YOLO users read), by key where two share a name."""
+    """Every labeled image with its regions (see project_images), as one Dataset."""
+    classes, images = project_images(project)
+    return Dataset(classes=classes, images=list(images))
+
+
+def project_images(project: Project) -> tuple[list[str], Iterator[ImageRecord]]:
+    """The classes, and every labeled image with its regions, normalised: the merged
+    consensus regions where several annotators labeled it, else its latest counted
+    answer. Classes are written by name (what COCO and YOLO users read), by key where
+    two share a name. The images are read EXPORT_CHUNK at a time, so a writer that
+    streams them holds one chunk, whatever the project's size."""
     ontology = list(LabelClass.objects.filter(ontology_id=project.ontology_id).values_list("pk", "key", "name"))
     names = [name for _, _, name in ontology]
     shown = {pk: (name if names.count(name) == 1 else key) for pk, key, name in ontology}
     shown_by_key = {key: shown[pk] for pk, key, _ in ontology}
     classes = [shown[pk] for pk, _, _ in ontology]
-    latest = (
-        Annotation.objects.filter(item__project=project, item__status=Item.Status.LABELED, gold_score__isnull=True)
-        .exclude(review_status=Annotation.Review.REJECTED)
-        .values("item_id").annotate(last=Max("pk")).values_list("last", flat=True)
-    )
-    regions_by_annotation: dict[int, list] = {}
-    for region in Region.objects.filter(annotation_id__in=list(latest)).order_by("order", "pk"):
-        regions_by_annotation.setdefault(region.annotation_id, []).append(
-            geometry_to_region(shown[region.label_class_id], region.kind, region.geometry, score=region.model_confidence)
-        )
-    answer_of = dict(Annotation.objects.filter(pk__in=list(latest)).values_list("item_id", "pk"))
-    merged = _consensus_regions(project, shown_by_key)
-    images = []
+    return classes, _labeled_images(project, shown, shown_by_key)
+
+
+EXPORT_CHUNK = 2000
+
+
+def _labeled_images(project: Project, shown: dict[int, str], shown_by_key: dict[str, str]) -> Iterator[ImageRecord]:
     items = Item.objects.filter(project=project, status=Item.Status.LABELED).exclude(media="").order_by("pk")
-    for item in items.iterator(chunk_size=2000):
-        regions = merged.get(item.pk)
-        if regions is None:
-            regions = regions_by_annotation.get(answer_of.get(item.pk), [])
-        images.append(ImageRecord(
-            file_name=export_name(item), width=item.width, height=item.height, regions=regions, path=item.media.path,
-        ))
-    return Dataset(classes=classes, images=images)
+    last = 0
+    while chunk := list(items.filter(pk__gt=last)[:EXPORT_CHUNK]):
+        last = chunk[-1].pk
+        item_ids = [item.pk for item in chunk]
+        answer_of = dict(
+            Annotation.objects.filter(item_id__in=item_ids, gold_score__isnull=True)
+            .exclude(review_status=Annotation.Review.REJECTED)
+            .values("item_id").annotate(last=Max("pk")).values_list("item_id", "last")
+        )
+        regions_by_annotation: dict[int, list] = {}
+        for region in Region.objects.filter(annotation_id__in=answer_of.values()).order_by("order", "pk"):
+            regions_by_annotation.setdefault(region.annotation_id, []).append(
+                geometry_to_region(shown[region.label_class_id], region.kind, region.geometry,
+                                   score=region.model_confidence)
+            )
+        merged = _consensus_regions(project, item_ids, shown_by_key)
+        for item in chunk:
+            regions = merged.get(item.pk)
+            if regions is None:
+                regions = regions_by_annotation.get(answer_of.get(item.pk), [])
+            yield ImageRecord(
+                file_name=export_name(item), width=item.width, height=item.height, regions=regions,
+                path=item.media.path,
+            )
 
 
-def _consensus_regions(project: Project, shown_by_key: dict[str, str]) -> dict[int, list]:
-    """The merged regions of items settled by region vote (overlap above one)."""
+def _consensus_regions(project: Project, item_ids: list[int], shown_by_key: dict[str, str]) -> dict[int, list]:
+    """The merged regions of those items settled by region vote (overlap above one)."""
     if project.overlap <= 1:
         return {}
-    rows = Consensus.objects.filter(project=project, method=Consensus.Method.REGION_VOTE).values_list("item_id", "regions")
+    rows = Consensus.objects.filter(
+        project=project, item_id__in=item_ids, method=Consensus.Method.REGION_VOTE
+    ).values_list("item_id", "regions")
     return {
         item_id: [geometry_to_region(shown_by_key.get(r["label"], r["label"]), r["kind"], r["geometry"]) for r in regions]
         for item_id, regions in rows
@@ -90,14 +110,15 @@ def export_vision(project: Project, fmt: str, task: str | None = None) -> Path:
     A full disk is reported as such, and no partial file is left behind."""
     if fmt not in VISION_EXPORTS:
         raise InvalidInput(f"Use one of {', '.join(VISION_EXPORTS)} for an image project.")
-    dataset = project_dataset(project)
     task = task or ("segment" if project.kind == Project.Kind.SEGMENTATION else "detect")
     workdir = Path(tempfile.mkdtemp(prefix="labeler-export-"))
     try:
         if fmt == "coco":
             target = workdir / "annotations.json"
-            target.write_text(json.dumps(write_coco(dataset)))
+            with target.open("w", encoding="utf-8") as out, (workdir / "annotations.part").open("w+") as spill:
+                dump_coco(*project_images(project), out, spill)
             return _detach(target, workdir)
+        dataset = project_dataset(project)
         folder = workdir / "dataset"
         if fmt == "yolo":
             write_yolo(dataset, folder, image_path=lambda record: Path(record.path), task=task)

@@ -1,15 +1,20 @@
-"""Import and export of 1,000,000 text rows through the web process, with its peak memory.
+"""Import and export of 1,000,000 text rows, and COCO export of 100,000 images, through
+the web process, with its peak memory.
 
 Starts the server as users run it in production mode for a separate worker
 (`manage.py serve --no-worker`, daphne; the rounds an import asks for wait in the queue
 and do not run beside the measurement), on SQLite or on `--database-url`. Then:
 - import: a `--rows`-row JSONL file, every row labeled, uploaded to the import endpoint
   (multipart, streamed from disk); rows per second;
-- export: the labeled rows as JSONL, read to the end; seconds and rows per second.
+- export: the labeled rows as JSONL, read to the end; seconds and rows per second;
+- COCO export: a detection project of `--coco-images` labeled images with
+  `--boxes-per-image` boxes each, written straight into the database before the server
+  starts (items with media paths and sizes, one imported answer each; COCO reads no
+  image file), exported as COCO JSON, read to the end and counted.
 The web process's resident memory (with its children) is sampled every 50 ms during
 each; the peak is reported. Prints one JSON object.
 
-    .venv/bin/python bench/import_export.py [--rows 1000000] [--database-url postgres://...]
+    .venv/bin/python bench/import_export.py [--rows 1000000] [--coco-images 100000] [--database-url postgres://...]
 """
 import argparse
 import json
@@ -66,6 +71,30 @@ class PeakMemory:
         return round(self.peak / 2**20, 1)
 
 
+# Run by `manage.py shell`: a detection project of IMAGES labeled images, BOXES boxes each.
+CREATE_IMAGE_PROJECT = """
+from annotations.models import Annotation, Item, LabelClass, Ontology, Project, Region
+ontology = Ontology.objects.create(name="COCO bench")
+classes = [LabelClass.objects.create(ontology=ontology, key=k, name=k, order=n) for n, k in enumerate(("cat", "dog"))]
+project = Project.objects.create(name="COCO bench", ontology=ontology, kind=Project.Kind.DETECTION)
+for start in range(0, IMAGES, 5000):
+    items = Item.objects.bulk_create([
+        Item(project=project, media=f"items/{project.pk}/{n:07d}.jpg", width=640, height=480,
+             status=Item.Status.LABELED, final_class=None)
+        for n in range(start, min(start + 5000, IMAGES))
+    ])
+    answers = Annotation.objects.bulk_create([
+        Annotation(project=project, item=item, source=Annotation.Source.IMPORT) for item in items
+    ])
+    Region.objects.bulk_create([
+        Region(annotation=answer, label_class=classes[(answer.item_id + b) % 2], kind="box", order=b,
+               geometry={"box": [0.05 + 0.2 * b, 0.1, 0.15, 0.3 + 0.1 * b]})
+        for answer in answers for b in range(BOXES)
+    ])
+print(project.pk)
+"""
+
+
 def write_rows(path: Path, rows: int) -> None:
     with path.open("w", encoding="utf-8") as out:
         for n in range(rows):
@@ -74,9 +103,70 @@ def write_rows(path: Path, rows: int) -> None:
                                   "label": label}) + "\n")
 
 
+def wait_until_serving(client: httpx.Client) -> None:
+    for _ in range(600):
+        try:
+            if client.get("/api/projects/").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit("the server did not answer")
+
+
+def measure_import(client: httpx.Client, server_pid: int, data: Path, rows: int) -> tuple[str, dict]:
+    project = client.post("/api/projects/", json={"name": "Import bench"}).json()
+    url = f"/api/projects/{project['id']}/"
+    log("importing")
+    with PeakMemory(server_pid) as memory, data.open("rb") as upload:
+        started = time.perf_counter()
+        response = client.post(url + "import/", files={"file": ("rows.jsonl", upload, "application/x-ndjson")},
+                               data={"text_field": "text", "label_field": "label", "split": "pool"})
+        seconds = time.perf_counter() - started
+    if response.status_code != 201:
+        raise SystemExit(f"import failed: {response.status_code} {response.text[:500]}")
+    return url, {"seconds": round(seconds, 1), "rows_per_s": round(rows / seconds),
+                 "web_baseline_mb": round(memory.baseline_mb, 1), "web_peak_mb": memory.peak_mb,
+                 "response": response.json()}
+
+
+def measure_export_jsonl(client: httpx.Client, server_pid: int, url: str) -> dict:
+    log("exporting JSONL")
+    with PeakMemory(server_pid) as memory:
+        started = time.perf_counter()
+        lines = 0
+        with client.stream("GET", url + "export/?export_format=jsonl") as stream:
+            for line in stream.iter_lines():
+                lines += bool(line)
+        seconds = time.perf_counter() - started
+    return {"seconds": round(seconds, 1), "rows": lines, "rows_per_s": round(lines / seconds),
+            "web_baseline_mb": round(memory.baseline_mb, 1), "web_peak_mb": memory.peak_mb}
+
+
+def measure_export_coco(client: httpx.Client, server_pid: int, project_id: int) -> dict:
+    log("exporting COCO")
+    body = tempfile.TemporaryFile()
+    with PeakMemory(server_pid) as memory:
+        started = time.perf_counter()
+        with client.stream("GET", f"/api/projects/{project_id}/export/?export_format=coco") as stream:
+            if stream.status_code != 200:
+                raise SystemExit(f"COCO export failed: {stream.status_code} {stream.read()[:500]}")
+            for block in stream.iter_bytes():
+                body.write(block)
+        seconds = time.perf_counter() - started
+    size = body.tell()
+    body.seek(0)
+    coco = json.load(body)
+    return {"seconds": round(seconds, 1), "mb": round(size / 2**20, 1), "images": len(coco["images"]),
+            "annotations": len(coco["annotations"]),
+            "web_baseline_mb": round(memory.baseline_mb, 1), "web_peak_mb": memory.peak_mb}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--rows", type=int, default=1_000_000, help="0 skips the text import and export")
+    parser.add_argument("--coco-images", type=int, default=100_000, help="0 skips the COCO export")
+    parser.add_argument("--boxes-per-image", type=int, default=3)
     parser.add_argument("--database-url", default="")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="labeler-io-"))
@@ -93,46 +183,27 @@ def main() -> None:
     data = work / "rows.jsonl"
     log(f"writing {args.rows:,} rows")
     write_rows(data, args.rows)
+    coco_project = None
+    if args.coco_images:
+        log(f"writing {args.coco_images:,} labeled images")
+        script = f"IMAGES = {args.coco_images}\nBOXES = {args.boxes_per_image}\n{CREATE_IMAGE_PROJECT}"
+        coco_project = int(manage(env, "shell", "-c", script, timeout=3600).strip().splitlines()[-1])
     port = free_port()
     processes = Processes(work)
     server = processes.start("web", env, "serve", "--no-worker", "--host", "127.0.0.1", "--port", str(port))
-    base = f"http://127.0.0.1:{port}"
-    headers = {"Authorization": f"Token {token}"}
     result = {"bench": "import_export", "rows": args.rows, "file_mb": round(data.stat().st_size / 2**20, 1),
+              "coco_images": args.coco_images, "boxes_per_image": args.boxes_per_image,
               "server": "manage.py serve --no-worker (daphne)", "database": "postgresql" if args.database_url else "sqlite",
               "measured_at": datetime.now(UTC).isoformat(timespec="seconds"), "load_before": os.getloadavg()}
     try:
-        with httpx.Client(base_url=base, headers=headers, timeout=3600) as client:
-            for _ in range(200):
-                try:
-                    if client.get("/api/projects/").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.1)
-            project = client.post("/api/projects/", json={"name": "Import bench"}).json()
-            url = f"/api/projects/{project['id']}/"
-            log("importing")
-            with PeakMemory(server.pid) as memory, data.open("rb") as upload:
-                started = time.perf_counter()
-                response = client.post(url + "import/", files={"file": ("rows.jsonl", upload, "application/x-ndjson")},
-                                       data={"text_field": "text", "label_field": "label", "split": "pool"})
-                seconds = time.perf_counter() - started
-            if response.status_code != 201:
-                raise SystemExit(f"import failed: {response.status_code} {response.text[:500]}")
-            result["import"] = {"seconds": round(seconds, 1), "rows_per_s": round(args.rows / seconds),
-                                "web_baseline_mb": round(memory.baseline_mb, 1), "web_peak_mb": memory.peak_mb,
-                                "response": response.json()}
-            log("exporting")
-            with PeakMemory(server.pid) as memory:
-                started = time.perf_counter()
-                lines = 0
-                with client.stream("GET", url + "export/?export_format=jsonl") as stream:
-                    for line in stream.iter_lines():
-                        lines += bool(line)
-                seconds = time.perf_counter() - started
-            result["export_jsonl"] = {"seconds": round(seconds, 1), "rows": lines, "rows_per_s": round(lines / seconds),
-                                      "web_baseline_mb": round(memory.baseline_mb, 1), "web_peak_mb": memory.peak_mb}
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Token {token}"},
+                          timeout=3600) as client:
+            wait_until_serving(client)
+            if args.rows:
+                url, result["import"] = measure_import(client, server.pid, data, args.rows)
+                result["export_jsonl"] = measure_export_jsonl(client, server.pid, url)
+            if coco_project:
+                result["export_coco"] = measure_export_coco(client, server.pid, coco_project)
     finally:
         processes.stop_all()
     result["load_after"] = os.getloadavg()

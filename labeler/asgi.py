@@ -3,8 +3,11 @@ import os
 
 from django.core.asgi import get_asgi_application
 
+from labeler import daphne_uploads
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "labeler.settings")
 django_asgi_app = get_asgi_application()
+daphne_uploads.install()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

@@ -16,8 +16,10 @@ the reader turns such a rectangle back into a box.
 from __future__ import annotations
 
 import json
+import shutil
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from annotations.formats.regions import (
     Dataset,
@@ -99,20 +101,54 @@ def read_coco(data: dict | str | Path) -> Dataset:
 
 def write_coco(dataset: Dataset) -> dict:
     """The dataset as a COCO JSON dict (json.dump it as is)."""
-    category_ids = {label: index + 1 for index, label in enumerate(dataset.classes)}
     images, annotations = [], []
-    for image_id, record in enumerate(dataset.images, start=1):
-        images.append({"id": image_id, "file_name": record.file_name, "width": record.width, "height": record.height})
+    for image, image_annotations in _coco_entries(dataset.classes, dataset.images):
+        images.append(image)
+        annotations.extend(image_annotations)
+    return {"info": _INFO, "images": images, "annotations": annotations, "categories": _categories(dataset.classes)}
+
+
+def dump_coco(classes: list[str], images: Iterable[ImageRecord], out: TextIO, spill: TextIO) -> None:
+    """Write to `out` exactly what json.dumps(write_coco(...)) gives, one image at a time,
+    so that a project of any size is never held whole. The annotations, which COCO puts
+    after every image, wait in `spill` (an empty text file open for reading and writing)."""
+    out.write(f'{{"info": {json.dumps(_INFO)}, "images": [')
+    image_separator = annotation_separator = ""
+    for image, image_annotations in _coco_entries(classes, images):
+        out.write(image_separator + json.dumps(image))
+        image_separator = ", "
+        for annotation in image_annotations:
+            spill.write(annotation_separator + json.dumps(annotation))
+            annotation_separator = ", "
+    out.write('], "annotations": [')
+    spill.seek(0)
+    shutil.copyfileobj(spill, out)
+    out.write(f'], "categories": {json.dumps(_categories(classes))}}}')
+
+
+_INFO = {"description": "Exported by labeler"}
+
+
+def _categories(classes: list[str]) -> list[dict]:
+    return [{"id": i, "name": label, "supercategory": ""} for label, i in _category_ids(classes).items()]
+
+
+def _category_ids(classes: list[str]) -> dict[str, int]:
+    return {label: index + 1 for index, label in enumerate(classes)}
+
+
+def _coco_entries(classes: list[str], images: Iterable[ImageRecord]) -> Iterator[tuple[dict, list[dict]]]:
+    """Each image's COCO entry with its annotations' entries; ids count from 1."""
+    category_ids = _category_ids(classes)
+    annotation_id = 0
+    for image_id, record in enumerate(images, start=1):
+        entries = []
         for region in record.regions:
             if region.label not in category_ids:
                 raise FormatError(f"{record.file_name}: label {region.label!r} is not one of the dataset classes")
-            annotations.append(_write_annotation(region, record, image_id, category_ids[region.label], len(annotations) + 1))
-    return {
-        "info": {"description": "Exported by labeler"},
-        "images": images,
-        "annotations": annotations,
-        "categories": [{"id": i, "name": label, "supercategory": ""} for label, i in category_ids.items()],
-    }
+            annotation_id += 1
+            entries.append(_write_annotation(region, record, image_id, category_ids[region.label], annotation_id))
+        yield {"id": image_id, "file_name": record.file_name, "width": record.width, "height": record.height}, entries
 
 
 def _read_annotation(annotation: dict, label: str, record: ImageRecord, where: str) -> Region:

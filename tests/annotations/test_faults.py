@@ -323,11 +323,19 @@ def labeled_images(db):
     return {"project": project, "reviewer": reviewer}
 
 
-def _write_text_then_fill(real):
-    def write_text(self, data, *args, **kwargs):
-        real(self, data[: len(data) // 2], *args, **kwargs)
-        raise OSError(errno.ENOSPC, "No space left on device")
-    return write_text
+def _open_then_fill(real):
+    """Files opened for writing take half of their first write, then the disk is full."""
+    def open_(self, mode="r", *args, **kwargs):
+        handle = real(self, mode, *args, **kwargs)
+        if "w" in mode:
+            real_write = handle.write
+
+            def write(data):
+                real_write(data[: len(data) // 2])
+                raise OSError(errno.ENOSPC, "No space left on device")
+            handle.write = write
+        return handle
+    return open_
 
 
 def _zip_write_then_fill(real):
@@ -338,7 +346,7 @@ def _zip_write_then_fill(real):
 
 
 @pytest.mark.parametrize(("fmt", "owner", "name", "filling"), [
-    ("coco", "pathlib.Path", "write_text", _write_text_then_fill),
+    ("coco", "pathlib.Path", "open", _open_then_fill),
     ("yolo", "zipfile.ZipFile", "write", _zip_write_then_fill),
     ("voc", "zipfile.ZipFile", "write", _zip_write_then_fill),
 ])

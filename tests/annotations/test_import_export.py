@@ -255,6 +255,54 @@ def test_an_existing_project_keeps_its_items_when_an_import_fails(admin, project
     assert list(Item.objects.values_list("text", flat=True)) == ["kept"]
 
 
+# Memory: an upload of any size is read in blocks, and a file of bad rows keeps only what is reported.
+
+
+class BlockOnlyUpload(io.BytesIO):
+    """An upload that refuses to be read whole: read() without a size, readlines and
+    iteration fail, as they would hold a 500 MB file in memory."""
+
+    largest_read = 0
+
+    def read(self, size=-1):
+        if size is None or size < 0:
+            raise AssertionError("the whole upload was read at once")
+        self.largest_read = max(self.largest_read, size)
+        return super().read(size)
+
+    def readlines(self, *args):
+        raise AssertionError("the whole upload was read at once")
+
+    def __iter__(self):
+        raise AssertionError("the upload was read line by line through the file, not in blocks")
+
+
+@pytest.mark.parametrize(("fmt", "content"), [
+    ("jsonl", jsonl_bytes([{"text": f"review {n}"} for n in range(3000)])),
+    ("csv", csv_bytes(["text"], [[f"review {n}"] for n in range(3000)])),
+    ("tsv", csv_bytes(["text"], [[f"review {n}"] for n in range(3000)], delimiter="\t")),
+])
+def test_an_upload_is_read_in_blocks_never_whole(project, fmt, content):
+    from annotations.formats.tabular import read_rows
+    from annotations.importing import import_rows
+
+    upload = BlockOnlyUpload(content)
+    result = import_rows(project, read_rows(upload, fmt), split="pool")
+    assert result.created == 3000 == Item.objects.filter(project=project).count()
+    assert 0 < upload.largest_read <= 1 << 16
+
+
+def test_a_file_of_bad_rows_keeps_only_the_reported_errors(admin, project):
+    from annotations.importing import MAX_REPORTED_ERRORS, ImportResult
+
+    body = assert_refused(upload(admin, project, "bad.jsonl", b"{oops\n" * 500), "500 row(s) have problems")
+    assert [e["row"] for e in body["row_errors"]] == list(range(1, MAX_REPORTED_ERRORS + 1))
+    result = ImportResult()
+    for number in range(1, 10_001):
+        result.add_error(number, "bad")
+    assert result.error_count == 10_000 and len(result.errors) == MAX_REPORTED_ERRORS
+
+
 # The management command.
 
 
@@ -361,3 +409,58 @@ def test_export_refuses_an_unknown_format_and_annotators(cast, labeled):
     assert response.status_code == 400
     response, _ = export(cast["annotator"], labeled)
     assert response.status_code == 403
+
+
+@pytest.fixture
+def varied(cast, labeled):
+    """Rows that stress the encoding: non-ASCII, quotes and newlines, an external id, a
+    time without microseconds, a consensus with its agreement."""
+    from datetime import UTC, datetime
+
+    from annotations.models import Consensus
+
+    add_items(labeled, ['caf\u00e9 "quoted"\nsecond line \u2603', "plain"], labels=["positive", "negative"])
+    odd = Item.objects.get(text="plain")
+    Item.objects.filter(pk=odd.pk).update(external_id="ext-7", final_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
+    Consensus.objects.create(item=odd, project=labeled, method=Consensus.Method.MAJORITY,
+                             status=Consensus.Status.AGREED, agreement=2 / 3)
+    return labeled
+
+
+def reference_records(project, include_unlabeled):
+    """The export's rows built one ORM object at a time: the format's definition."""
+    from annotations.models import Consensus
+
+    items = Item.objects.filter(project=project).select_related("final_class", "final_annotator").order_by("pk")
+    for item in items:
+        if item.status != Item.Status.LABELED and not include_unlabeled:
+            continue
+        consensus = Consensus.objects.filter(item=item).first()
+        yield {
+            "item_id": item.pk, "external_id": item.external_id, "text": item.text,
+            "label": item.final_class.key if item.final_class else None,
+            "label_name": item.final_class.name if item.final_class else None,
+            "split": item.split,
+            "annotator": item.final_annotator.username if item.final_annotator else None,
+            "labeled_at": item.final_at.isoformat() if item.final_at else None,
+            "consensus": consensus.method if consensus else None,
+            "agreement": consensus.agreement if consensus else None,
+        }
+
+
+@pytest.mark.parametrize("include_unlabeled", [False, True])
+def test_the_export_bytes_are_the_format_row_by_row_across_chunks(cast, varied, monkeypatch, include_unlabeled):
+    from annotations import exporting
+
+    monkeypatch.setattr(exporting, "ROWS_PER_CHUNK", 2)
+    records = list(reference_records(varied, include_unlabeled))
+    assert len(records) == 4 + include_unlabeled
+    assert any(r["labeled_at"] and "." not in r["labeled_at"] for r in records)
+    expected_jsonl = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=exporting.FIELDS)
+    writer.writeheader()
+    writer.writerows({k: "" if v is None else v for k, v in r.items()} for r in records)
+    query = "&all=1" if include_unlabeled else ""
+    assert export(cast["reviewer"], varied, "?export_format=jsonl" + query)[1] == expected_jsonl
+    assert export(cast["reviewer"], varied, "?export_format=csv" + query)[1] == buffer.getvalue()
