@@ -384,7 +384,8 @@ def test_a_new_project_says_what_is_missing_instead_of_drawing(page, app_server)
     project_id = build_in_server(app_server, EMPTY_SETUP)
     login(page, "admin")
     page.goto(f"/projects/{project_id}/")
-    expect(page.locator("#progress-pace")).to_have_text("No items yet: import some to start.")
+    expect(page.locator("#progress-pace")).to_have_text(
+        re.compile(r"^No items yet: import some to start\. Counted at \d\d:\d\d:\d\d\.$"))
     for note, text in (("#answers-empty", "No answers yet."), ("#classes-empty", "No labels yet."),
                        ("#uncertainty-empty", "No rounds yet."), ("#throughput-empty", "No answers yet."),
                        ("#curve-empty", "No round has been evaluated yet.")):

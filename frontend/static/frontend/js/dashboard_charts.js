@@ -50,6 +50,13 @@ export function durationInWords(days) {
   return `about ${Math.round(days / 365)} years`;
 }
 
+/** When a large project's figures were counted (they come from a snapshot seconds old). */
+export function countedAt(asOf) {
+  if (!asOf) return "";
+  const when = new Date(asOf);
+  return Number.isNaN(when.getTime()) ? "" : ` Counted at ${when.toLocaleTimeString("en-GB")}.`;
+}
+
 /** The time to finish at the current pace, in a sentence. */
 export function paceSentence(progress) {
   if (!progress.total) return "No items yet: import some to start.";
@@ -126,7 +133,7 @@ export function setupDashboardCharts(url, { name, onData = () => {}, refreshMs =
     $("#progress-total").textContent = `of ${formatNumber(progress.total)} items`;
     const share = progress.total ? progress.labeled / progress.total : 0;
     $("#progress-meter > span").style.width = `${(share * 100).toFixed(1)}%`;
-    $("#progress-pace").textContent = paceSentence(progress);
+    $("#progress-pace").textContent = paceSentence(progress) + countedAt(data.as_of);
 
     const days = dayRange(progress.per_day.map((row) => row.day));
     const categories = days.map((day) => ({ key: day, label: shortDay(day) }));
