@@ -73,6 +73,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=20)
     parser.add_argument("--database-url", default=None, help="PostgreSQL URL; default: a fresh SQLite file")
     parser.add_argument("--var-dir", default=None, help="keep the SQLite database here and reuse it next time")
+    parser.add_argument("--project", type=int, default=None,
+                        help="time this existing project of the database instead of building one")
     args = parser.parse_args()
     var_dir = Path(args.var_dir or tempfile.mkdtemp(prefix="labeler-pages-"))
     var_dir.mkdir(parents=True, exist_ok=True)
@@ -82,7 +84,9 @@ def main() -> None:
     from annotations.models import Item, Project
 
     existing = Project.objects.filter(name="Dashboard bench").first()
-    if existing is not None and Item.objects.filter(project=existing).count() == args.items:
+    if args.project is not None:
+        project_id = args.project
+    elif existing is not None and Item.objects.filter(project=existing).count() == args.items:
         project_id = existing.pk
     else:
         project_id = build(args.items)
