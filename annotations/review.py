@@ -103,7 +103,10 @@ def review_queue(project: Project, reviewer: User, reason: str = "all"):
         "pending": Q(pk__in=pending),
         "consensus": Q(pk__in=undecided),
         "questions": Q(pk__in=questions),
-        "all": Q(pk__in=pending) | Q(pk__in=undecided) | Q(pk__in=questions),
+        # One IN over the union, not an OR of three: with the OR, SQLite walks the whole
+        # item table in id order testing each item (0.4 s at 1,000,000 items when few
+        # are waiting); with one IN it looks the waiting items up by id.
+        "all": Q(pk__in=pending.order_by().union(undecided.order_by(), questions.order_by())),
     }[reason]
     # Each part is an index lookup (annotation_review, consensus_status, comment_open),
     # so the first page costs the same at 1,000,000 items as at 1,000.
