@@ -1129,7 +1129,8 @@ function onEvent(event) {
 
 function onSocketStatus(socketStatus, info) {
   if (socketStatus === "open") {
-    if (el.message.dataset.socket) {
+    // Clear the reconnecting notice only if nothing newer (an error the user must see) replaced it.
+    if (el.message.dataset.socket && el.message.textContent === el.message.dataset.socket) {
       delete el.message.dataset.socket;
       showMessage(el.message, "");
     }
@@ -1141,7 +1142,7 @@ function onSocketStatus(socketStatus, info) {
     showMessage(el.message, "Live updates were refused: your session may have ended. Reload the page.", "error");
   } else if (el.message.hidden) {
     showMessage(el.message, "Live updates interrupted; reconnecting… (reviewing still works)", "warn");
-    el.message.dataset.socket = "1";
+    el.message.dataset.socket = el.message.textContent;
   }
 }
 

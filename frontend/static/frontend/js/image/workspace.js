@@ -763,7 +763,8 @@ function onEvent(event) {
 
 function onSocketStatus(socketStatus, info) {
   if (socketStatus === "open") {
-    if (el.message.dataset.socket) {
+    // Clear the reconnecting notice only if nothing newer (an error the user must see) replaced it.
+    if (el.message.dataset.socket && el.message.textContent === el.message.dataset.socket) {
       delete el.message.dataset.socket;
       showMessage(el.message, "");
     }
@@ -776,7 +777,7 @@ function onSocketStatus(socketStatus, info) {
     message("Live updates were refused: your session may have ended. Reload the page.");
   } else if (el.message.hidden) {
     message("Live updates interrupted; reconnecting… (labeling still works)", "warn");
-    el.message.dataset.socket = "1";
+    el.message.dataset.socket = el.message.textContent;
   }
 }
 
