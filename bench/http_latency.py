@@ -72,6 +72,20 @@ def build(items: int, annotators: int) -> tuple[int, list[str]]:
     return project.pk, tokens
 
 
+def wait_until_listening(port: int, procs: Processes, timeout: float = 90) -> None:
+    """Until the server on `port` accepts connections; raises if it exits or never does."""
+    deadline = time.monotonic() + timeout
+    while True:
+        procs.check()
+        try:
+            http.client.HTTPConnection("127.0.0.1", port, timeout=2).connect()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the server did not start") from None
+            time.sleep(0.1)
+
+
 class Annotator:
     """One person's HTTP client: one keep-alive connection, or a new one per request."""
 
@@ -241,17 +255,8 @@ def main() -> None:
             for n, port in enumerate(ports):
                 procs.start(f"serve-{n}", {**env, "REDIS_URL": args.redis_url}, "serve", "--no-worker",
                             "--port", str(port))
-        deadline = time.monotonic() + 90
         for port in ports:
-            while True:
-                procs.check()
-                try:
-                    http.client.HTTPConnection("127.0.0.1", port, timeout=2).connect()
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise RuntimeError("the server did not start") from None
-                    time.sleep(0.3)
+            wait_until_listening(port, procs)
         port = ports[0]
         load_before = os.getloadavg()[0]
         results: dict = {}

@@ -21,7 +21,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,7 +28,7 @@ import psutil
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-from bench.http_latency import Annotator, build  # noqa: E402
+from bench.http_latency import Annotator, build, wait_until_listening  # noqa: E402
 from bench.loop_latency import Processes, free_port, log, manage  # noqa: E402
 
 # Libraries the web process has no use for: the worker trains and scores with them, and
@@ -59,19 +58,6 @@ def rss_mb(pid: int) -> float:
     process = psutil.Process(pid)
     total = sum(p.memory_info().rss for p in [process, *process.children(recursive=True)])
     return round(total / 2**20, 1)
-
-
-def wait_until_listening(port: int, procs: Processes, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        procs.check()
-        try:
-            http.client.HTTPConnection("127.0.0.1", port, timeout=2).connect()
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the server did not start") from None
-            time.sleep(0.1)
 
 
 def get_status(port: int, path: str) -> int:
