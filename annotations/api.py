@@ -269,7 +269,10 @@ class AnnotationList(APIView):
             request.user, project, values["item"], values.get("label") or None,
             client_id=values.get("client_id"), duration_ms=values.get("duration_ms"), regions=values.get("regions"),
         )
-        return Response(AnnotationSerializer(annotation).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        return Response(
+            AnnotationSerializer(annotation, context={"project": project}).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
 
 
 class UndoLastAnnotation(APIView):

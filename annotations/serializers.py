@@ -283,6 +283,10 @@ class AnnotationSerializer(serializers.Serializer):
     def get_regions(self, annotation) -> list[dict]:
         from .regions import region_payload
 
+        project = self.context.get("project")
+        if project is not None and not project.has_regions:
+            return []  # a class answer: no statement for regions it cannot have
+
         return [region_payload(region) for region in annotation.regions.select_related("label_class")]
 
 

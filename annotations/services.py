@@ -7,6 +7,7 @@ import random
 import time
 import uuid
 from datetime import timedelta
+from typing import NamedTuple
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -20,13 +21,31 @@ from activelearning.models import QueueEntry
 from .errors import InvalidInput, ItemGone, NotAssigned, UnknownClass
 from .events import publish_on_commit
 from .models import Annotation, Assignment, Item, ItemEvent, LabelClass, Project
+from .prepared import PreparedQuery
 
 CANDIDATES_PER_TRY = 20
 BOUNDS_MAX_AGE_S = 10
+SWEEP_EVERY_S = 5
 
 
 def lease_deadline():
     return timezone.now() + timedelta(seconds=settings.LABELER_LEASE_SECONDS)
+
+
+_last_sweep: dict[int, float] = {}
+
+
+def sweep_expired_claims_if_due(project: Project) -> bool:
+    """Release lapsed claims at most once per SWEEP_EVERY_S per project and process:
+    leases last LABELER_LEASE_SECONDS (half an hour by default), so looking on every
+    claim would only cost a statement. A claim that comes up short sweeps at once
+    (claim_tasks), so a lapsed item is never kept from someone who needs work."""
+    now = time.monotonic()
+    if now - _last_sweep.get(project.pk, float("-inf")) < SWEEP_EVERY_S:
+        return False
+    _last_sweep[project.pk] = now
+    release_expired_claims(project)
+    return True
 
 
 def release_expired_claims(project: Project) -> int:
@@ -48,50 +67,69 @@ def release_expired_claims(project: Project) -> int:
     return released
 
 
-def _not_mine(user: User):
-    """Items this user holds, answered or skipped are not offered to them again."""
-    return ~Exists(
-        Assignment.objects.filter(
-            item=OuterRef("pk"),
-            annotator=user,
-            status__in=[
-                Assignment.Status.ACTIVE, Assignment.Status.SUBMITTED, Assignment.Status.SKIPPED,
-                Assignment.Status.RETURNED,
-            ],
-        )
-    )
+MINE = [Assignment.Status.ACTIVE, Assignment.Status.SUBMITTED, Assignment.Status.SKIPPED, Assignment.Status.RETURNED]
 
 
-def _claimable(project: Project):
+def _free_items(project_id: int, overlap: int, user_id: int):
+    """Unlabeled items with room under the overlap, other than those this user holds,
+    answered or skipped."""
     return Item.objects.filter(
-        project=project, status=Item.Status.UNLABELED, assigned_count__lt=project.overlap, is_gold=False
-    )
+        project_id=project_id, status=Item.Status.UNLABELED, assigned_count__lt=overlap, is_gold=False
+    ).filter(~Exists(Assignment.objects.filter(item=OuterRef("pk"), annotator_id=user_id, status__in=MINE)))
+
+
+def _first_ids(items):
+    return items.order_by("pk").values_list("pk")[:CANDIDATES_PER_TRY]
+
+
+# The claim's candidate queries, compiled once per process (annotations/prepared.py).
+FREE = ("project_id", "overlap", "user_id")
+EVAL_CANDIDATES = PreparedQuery(lambda **free: _first_ids(_free_items(**free).filter(split=Item.Split.EVAL)), *FREE)
+QUEUE_CANDIDATES = PreparedQuery(
+    lambda **free: QueueEntry.objects.filter(
+        project_id=free["project_id"], item__in=_free_items(**free).filter(split=Item.Split.POOL)
+    ).order_by("rank").values_list("item_id", "rank", "round__number", "predicted_class_id", "confidence")[
+        :CANDIDATES_PER_TRY
+    ],
+    *FREE,
+)
+POOL_FROM = PreparedQuery(
+    lambda start, **free: _first_ids(_free_items(**free).filter(split=Item.Split.POOL, pk__gte=start)), *FREE, "start"
+)
+POOL_START = PreparedQuery(lambda **free: _first_ids(_free_items(**free).filter(split=Item.Split.POOL)), *FREE)
+
+
+class QueueOffer(NamedTuple):
+    """A model queue entry, as the claim records it."""
+
+    item_id: int
+    rank: int
+    model_version: int
+    predicted_class_id: int | None
+    confidence: float | None
 
 
 def _candidates(user: User, project: Project):
-    """Yield (item_id, queue entry or None) in the order work should be done:
-    the evaluation split first, then the model's queue, then random items."""
-    free = _claimable(project).filter(_not_mine(user))
-    eval_ids = free.filter(split=Item.Split.EVAL).order_by("pk").values_list("pk", flat=True)[:CANDIDATES_PER_TRY]
-    for item_id in eval_ids:
-        yield item_id, None
-    entries = (
-        QueueEntry.objects.filter(project=project, item__in=free.filter(split=Item.Split.POOL))
-        .order_by("rank")
-        .select_related("round")[:CANDIDATES_PER_TRY]
-    )
-    for entry in entries:
-        yield entry.item_id, entry
-    pool = free.filter(split=Item.Split.POOL)
+    """Yield (item_id, queue offer or None, whether the item may have a queue entry) in
+    the order work should be done: the evaluation split first, then the model's queue,
+    then random items."""
+    free = {"project_id": project.pk, "overlap": project.overlap, "user_id": user.pk}
+    for (item_id,) in EVAL_CANDIDATES.rows(**free):
+        yield item_id, None, False
+    offers = [QueueOffer(*row) for row in QUEUE_CANDIDATES.rows(**free)]
+    for offer in offers:
+        yield offer.item_id, offer, True
+    # Fewer entries than asked for means every free queued item was offered above:
+    # the items found below have no queue entry to remove when taken.
+    maybe_queued = len(offers) == CANDIDATES_PER_TRY
     low, high = _recent_open_pool_bounds(project)
     if low is None:
         return
     for _ in range(3):
-        start = random.randint(low, high)
-        for item_id in pool.filter(pk__gte=start).order_by("pk").values_list("pk", flat=True)[:CANDIDATES_PER_TRY]:
-            yield item_id, None
-    for item_id in pool.order_by("pk").values_list("pk", flat=True)[:CANDIDATES_PER_TRY]:
-        yield item_id, None
+        for (item_id,) in POOL_FROM.rows(**free, start=random.randint(low, high)):
+            yield item_id, None, maybe_queued
+    for (item_id,) in POOL_START.rows(**free):
+        yield item_id, None, maybe_queued
 
 
 _bounds_seen: dict[int, tuple[float, int | None, int | None]] = {}
@@ -119,60 +157,76 @@ def _open_pool_bounds(project: Project) -> tuple[int | None, int | None]:
     return open_pool.order_by("pk").first(), open_pool.order_by("-pk").first()
 
 
-def _try_claim(user: User, project: Project, item_id: int, entry: QueueEntry | None) -> Assignment | None:
+def _try_claim(
+    user: User, project: Project, item_id: int, offer: QueueOffer | None, maybe_queued: bool
+) -> Assignment | None:
     with transaction.atomic():
         taken = Item.objects.filter(
             pk=item_id, status=Item.Status.UNLABELED, assigned_count__lt=project.overlap, is_gold=False
         ).update(assigned_count=F("assigned_count") + 1)
         if not taken:
             return None
-        fields = {
-            "project": project,
-            "status": Assignment.Status.ACTIVE,
-            "expires_at": lease_deadline(),
-            "model_version": entry.round.number if entry else None,
-            "rank": entry.rank + 1 if entry else None,
-            "hint_class_id": entry.predicted_class_id if entry else None,
-            "hint_confidence": entry.confidence if entry else None,
-        }
-        # An expired or released claim of this user is taken up again; otherwise a new row.
-        if Assignment.objects.filter(item_id=item_id, annotator=user).update(**fields):
-            assignment = Assignment.objects.get(item_id=item_id, annotator=user)
-        else:
-            assignment = Assignment.objects.create(item_id=item_id, annotator=user, **fields)
-        QueueEntry.objects.filter(item_id=item_id, item__assigned_count__gte=project.overlap).delete()
-        return assignment
+        claim = Assignment(
+            project=project,
+            item_id=item_id,
+            annotator=user,
+            status=Assignment.Status.ACTIVE,
+            expires_at=lease_deadline(),
+            model_version=offer.model_version if offer else None,
+            rank=offer.rank + 1 if offer else None,
+            hint_class_id=offer.predicted_class_id if offer else None,
+            hint_confidence=offer.confidence if offer else None,
+        )
+        # One statement: a new row, or this user's expired or released claim taken up again.
+        Assignment.objects.bulk_create(
+            [claim], update_conflicts=True, unique_fields=["item", "annotator"], update_fields=CLAIM_FIELDS
+        )
+        if maybe_queued:
+            QueueEntry.objects.filter(item_id=item_id, item__assigned_count__gte=project.overlap).delete()
+        return claim
+
+
+CLAIM_FIELDS = ["project", "status", "expires_at", "model_version", "rank", "hint_class", "hint_confidence"]
 
 
 def claim_tasks(user: User, project: Project, want: int = 2) -> list[Assignment]:
     """The user's live claims, topped up to `want` (the current item and the next,
     so the page never waits between items)."""
-    from .gold import claim_gold, gold_turn, qualification_gate
+    from .gold import claim_gold, qualification_gate
 
     want = max(1, min(want, 10))
-    release_expired_claims(project)
+    swept = sweep_expired_claims_if_due(project)
     held = _held_claims(user, project)
     if qualification_gate(user, project):
         while len(held) < want and (gold := claim_gold(user, project, qualification=True)) is not None:
             held.append(gold)
         return held
-    seen: set[int] = set()
+    _top_up(user, project, held, want)
+    if len(held) < want and not swept and release_expired_claims(project):
+        _top_up(user, project, held, want)  # lapsed claims came back: look again
+    prefetch_related_objects([task for task in held if "item" not in task._state.fields_cache], "item", "hint_class")
+    return held
+
+
+def _top_up(user: User, project: Project, held: list[Assignment], want: int) -> None:
+    """Claim gold checks when due and the best free items until `held` has `want`."""
+    from .gold import claim_gold, gold_turn
+
+    seen = {task.item_id for task in held}
     candidates = _candidates(user, project)
     while len(held) < want:
         if gold_turn(user, project) and (gold := claim_gold(user, project)) is not None:
             held.append(gold)
             continue
-        item_id, entry = next(candidates, (None, None))
+        item_id, offer, maybe_queued = next(candidates, (None, None, False))
         if item_id is None:
             break
         if item_id in seen:
             continue
         seen.add(item_id)
-        assignment = _try_claim(user, project, item_id, entry)
+        assignment = _try_claim(user, project, item_id, offer, maybe_queued)
         if assignment is not None:
             held.append(assignment)
-    prefetch_related_objects([task for task in held if "item" not in task._state.fields_cache], "item", "hint_class")
-    return held
 
 
 def _held_claims(user: User, project: Project) -> list[Assignment]:
@@ -255,17 +309,17 @@ def submit_annotation(
         if not label_key:
             raise InvalidInput("Send `label`: the key of the class you chose.")
         label, clean_regions = resolve_class(project, label_key), []
-    returned = Assignment.objects.filter(item=item, annotator=user, status=Assignment.Status.RETURNED).first()
-    if returned is not None:
+    claim = Assignment.objects.filter(item=item, annotator=user).first()
+    if claim is not None and claim.status == Assignment.Status.RETURNED:
         try:
-            return _resubmit(user, project, item, returned, label, clean_regions, client_id, duration_ms), True
+            return _resubmit(user, project, item, claim, label, clean_regions, client_id, duration_ms), True
         except NotAssigned:
             if (existing := _stored_with_client_id(user, client_id)) is not None:
                 return existing, False
             raise
     try:
         with transaction.atomic():
-            assignment = _take_assignment_for_submit(user, project, item)
+            assignment = _take_assignment_for_submit(project, item, claim)
             annotation = Annotation.objects.create(
                 project=project,
                 item=item,
@@ -343,20 +397,17 @@ def _resubmit(user, project, item, assignment, label, clean_regions, client_id, 
     return annotation
 
 
-def _take_assignment_for_submit(user: User, project: Project, item: Item) -> Assignment:
-    assignment = Assignment.objects.filter(item=item, annotator=user).first()
+def _take_assignment_for_submit(project: Project, item: Item, assignment: Assignment | None) -> Assignment:
+    """Mark the user's claim on `item` (read just before) submitted. Each change is
+    conditional, so a claim that changed since it was read is never overwritten."""
     if assignment is None:
         raise NotAssigned("This item is not assigned to you; ask for the next task.", item=item.pk)
     if assignment.status == Assignment.Status.SUBMITTED:
         raise NotAssigned("You have already answered this item.", item=item.pk)
-    if assignment.status == Assignment.Status.ACTIVE:
-        if not Assignment.objects.filter(pk=assignment.pk, status=Assignment.Status.ACTIVE).update(
-            status=Assignment.Status.SUBMITTED
-        ):
+    as_read = Assignment.objects.filter(pk=assignment.pk, status=assignment.status)
+    if assignment.status == Assignment.Status.ACTIVE or assignment.is_gold:
+        if not as_read.update(status=Assignment.Status.SUBMITTED):
             raise NotAssigned("This item was just submitted from another tab.", item=item.pk)
-        return assignment
-    if assignment.is_gold:
-        Assignment.objects.filter(pk=assignment.pk).update(status=Assignment.Status.SUBMITTED)
         return assignment
     # A lapsed, released or skipped claim: take the item back if it is still free,
     # so a slow annotator loses nothing.
@@ -365,7 +416,8 @@ def _take_assignment_for_submit(user: User, project: Project, item: Item) -> Ass
     )
     if not taken:
         raise NotAssigned("Your claim on this item lapsed and someone else took it; ask for the next task.", item=item.pk)
-    Assignment.objects.filter(pk=assignment.pk).update(status=Assignment.Status.SUBMITTED)
+    if not as_read.update(status=Assignment.Status.SUBMITTED):
+        raise NotAssigned("This item was just submitted from another tab.", item=item.pk)
     return assignment
 
 
@@ -376,10 +428,14 @@ def count_label_for_training(project: Project) -> None:
     their whole transaction."""
     from activelearning.services import request_round
 
-    Project.objects.filter(pk=project.pk).update(labels_since_round=F("labels_since_round") + 1)
+    row = Project.objects.filter(pk=project.pk)
     if project.retrain_trigger != Project.Trigger.LABELS:
+        row.update(labels_since_round=F("labels_since_round") + 1)
         return
-    if Project.objects.filter(pk=project.pk, labels_since_round__gte=project.retrain_every).update(labels_since_round=0):
+    # One statement for all but the label that reaches the trigger.
+    if row.filter(labels_since_round__lt=project.retrain_every - 1).update(labels_since_round=F("labels_since_round") + 1):
+        return
+    if row.filter(labels_since_round__gte=project.retrain_every - 1).update(labels_since_round=0):
         transaction.on_commit(lambda: request_round(project.pk, reason="labels"))
 
 

@@ -1,0 +1,31 @@
+"""A query compiled once gives what its queryset gives, for any values."""
+import pytest
+
+from annotations.models import Item
+from annotations.prepared import PreparedQuery
+from tests.conftest import add_items, make_project
+
+
+def _open_from(project_id: int, start: int):
+    return Item.objects.filter(project_id=project_id, pk__gte=start, status="unlabeled").order_by("pk").values_list("pk")
+
+
+@pytest.mark.django_db
+def test_the_prepared_query_answers_as_its_queryset_for_new_values():
+    first, second = make_project(name="One"), make_project(name="Two")
+    add_items(first, [f"one {n}" for n in range(5)])
+    add_items(second, [f"two {n}" for n in range(4)])
+    prepared = PreparedQuery(_open_from, "project_id", "start")
+    for project in (first, second):
+        ids = list(Item.objects.filter(project=project).order_by("pk").values_list("pk", flat=True))
+        for start in (ids[0], ids[2], ids[-1] + 1):
+            assert prepared.rows(project_id=project.pk, start=start) == list(_open_from(project.pk, start))
+    assert prepared.rows(project_id=second.pk, start=0) == [(pk,) for pk in Item.objects.filter(project=second).order_by("pk").values_list("pk", flat=True)]
+
+
+@pytest.mark.django_db
+def test_a_name_the_query_does_not_use_is_refused():
+    prepared = PreparedQuery(lambda project_id, start: Item.objects.filter(project_id=project_id).values_list("pk"),
+                             "project_id", "start")
+    with pytest.raises(ValueError, match="start"):
+        prepared.rows(project_id=1, start=2)
