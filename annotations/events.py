@@ -44,16 +44,27 @@ def _send(group: str, message: dict[str, Any]) -> None:
         return
     loop = _server_loop
     if isinstance(layer, InMemoryChannelLayer) and loop is not None and loop.is_running():
+        # The in-memory layer's queues live on the server's loop. The send is handed to
+        # it and not waited for: a request thread that waited would hold its answer
+        # until the loop, busy with every other connection, got round to it. Sends from
+        # one thread keep their order (first in, first out); a failure is logged.
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
             running = None
         if running is loop:
-            loop.create_task(layer.group_send(group, message))
+            loop.create_task(layer.group_send(group, message)).add_done_callback(_log_failure)
         else:
-            asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop).result(timeout=10)
+            asyncio.run_coroutine_threadsafe(layer.group_send(group, message), loop).add_done_callback(_log_failure)
         return
+    # Through Redis the send is waited for: a send that meets a connection Redis dropped
+    # is tried again on a fresh one before anything else uses the pool.
     async_to_sync(layer_call)(layer.group_send, group, message)
+
+
+def _log_failure(done) -> None:
+    if not done.cancelled() and done.exception() is not None:
+        logger.error("could not publish to a project's pages", exc_info=done.exception())
 
 
 async def layer_call(method, *args):

@@ -1,4 +1,5 @@
 """ASGI entry point: HTTP through Django, websockets through Channels with session auth."""
+import asyncio
 import os
 
 from django.core.asgi import get_asgi_application
@@ -13,12 +14,20 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from annotations.events import remember_server_loop  # noqa: E402
 from annotations.ws_auth import TokenAuthMiddleware  # noqa: E402
 from labeler.routing import websocket_urlpatterns  # noqa: E402
 
-application = ProtocolTypeRouter(
+protocols = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))),
     }
 )
+
+
+async def application(scope, receive, send):
+    """The protocols, after noting the server's event loop: events published by request
+    threads are handed to it without waiting (annotations/events.py)."""
+    remember_server_loop(asyncio.get_running_loop())
+    return await protocols(scope, receive, send)
