@@ -1,8 +1,9 @@
 """A database too busy to take a write answers 503 with Retry-After, not 500.
 
 SQLite waits for its write lock up to the busy timeout (`LABELER_DB_LOCK_TIMEOUT_S`),
-and PostgreSQL for a row or table lock up to `lock_timeout` (the same setting); past
-that the transaction that waited is rolled back whole. A 503 tells the page to send the
+and PostgreSQL for a row or table lock up to `lock_timeout` (the same setting), or for
+a free connection of the pool as long; past that the transaction that waited is rolled
+back whole. A 503 tells the page to send the
 same request again (submits carry a client id, so a repeat is stored once).
 
 No retry loop sits on top: the wait is one already (SQLite's busy handler sleeps with
@@ -14,6 +15,7 @@ import logging
 from django.db import DatabaseError
 from django.http import JsonResponse
 from django.utils.deprecation import MiddlewareMixin
+from psycopg_pool import PoolTimeout
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +29,7 @@ def is_database_busy(exc: BaseException) -> bool:
     if not isinstance(exc, DatabaseError):
         return False
     cause = exc.__cause__
-    if getattr(cause, "sqlstate", None) in POSTGRES_BUSY_STATES:
+    if getattr(cause, "sqlstate", None) in POSTGRES_BUSY_STATES or isinstance(cause, PoolTimeout):
         return True
     return any(message in str(exc).lower() for message in SQLITE_BUSY_MESSAGES)
 

@@ -109,14 +109,20 @@ DATABASE_URL = os.environ.get("DATABASE_URL", "")
 # How long a write waits for another's lock (SQLite's busy timeout, PostgreSQL's
 # lock_timeout) before the request is answered 503 with Retry-After (labeler/db_busy.py).
 DB_LOCK_TIMEOUT_S = env_int("LABELER_DB_LOCK_TIMEOUT_S", 20)
+# PostgreSQL connections kept open per process; each request borrows one.
+DB_POOL_MAX = env_int("LABELER_DB_POOL_MAX", 16)
 if DATABASE_URL:
     # No persistent connections: under daphne (ASGI) every request runs in a thread of
     # its own, so a kept connection is never reused and PostgreSQL's max_connections
     # runs out under load ("too many clients", bench/http_latency.py with 20 annotators).
+    # A pool instead: a request borrows an open connection and gives it back, rather
+    # than paying a new connection (and a new server process) every time.
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
     if DATABASES["default"]["ENGINE"].endswith("postgresql"):
         _options = DATABASES["default"].setdefault("OPTIONS", {})
         _options["options"] = f"{_options.get('options', '')} -c lock_timeout={DB_LOCK_TIMEOUT_S * 1000}".strip()
+        if DB_POOL_MAX > 0:
+            _options["pool"] = {"min_size": 1, "max_size": DB_POOL_MAX, "timeout": DB_LOCK_TIMEOUT_S}
 else:
     DATABASES = {
         "default": {

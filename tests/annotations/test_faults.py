@@ -455,3 +455,20 @@ def test_with_redis_down_a_submit_is_stored_and_the_missed_event_is_logged(claim
     assert response.status_code == 201, response.content
     assert Annotation.objects.count() == 1
     assert "could not publish progress.changed" in caplog.text
+
+
+def test_no_free_pooled_connection_counts_as_busy_not_as_a_crash():
+    """PostgreSQL's pool gives up after the lock timeout when every connection is lent:
+    the request is answered 503 with Retry-After (the middleware's rule), like a lock wait."""
+    from psycopg_pool import PoolTimeout
+
+    from labeler.db_busy import is_database_busy
+
+    try:
+        try:
+            raise PoolTimeout("couldn't get a connection after 20.00 sec")
+        except PoolTimeout as exc:
+            raise OperationalError(str(exc)) from exc
+    except OperationalError as wrapped:
+        assert is_database_busy(wrapped)
+    assert not is_database_busy(OperationalError("connection refused"))
