@@ -1,10 +1,15 @@
 """One access function for projects, used by the API, the pages and the websocket."""
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import OuterRef, Subquery
 from django.http import Http404
 
 from .models import Membership, Project
+from .prepared import PreparedQuery
 
+# Asked on every request: compiled once (annotations/prepared.py).
+MEMBER_ROLE = PreparedQuery(
+    lambda project_id, user_id: Membership.objects.filter(project_id=project_id, user_id=user_id).values_list("role")[:1],
+    "project_id", "user_id",
+)
 ROLE_RANK = {Membership.Role.ANNOTATOR: 1, Membership.Role.REVIEWER: 2, Membership.Role.ADMIN: 3}
 
 
@@ -22,8 +27,8 @@ def role_in(user: User | AnonymousUser, project: Project) -> str | None:
         return None
     if user.is_staff:
         return Membership.Role.ADMIN
-    membership = Membership.objects.filter(project=project, user=user).only("role").first()
-    return membership.role if membership else None
+    found = MEMBER_ROLE.rows(project_id=project.pk, user_id=user.pk)
+    return found[0][0] if found else None
 
 
 def has_role(role: str | None, needed: str) -> bool:
@@ -33,16 +38,10 @@ def has_role(role: str | None, needed: str) -> bool:
 def access_project(user: User | AnonymousUser, project_id: int, role: str = Membership.Role.ANNOTATOR) -> tuple[Project, str]:
     """Return (project, the user's role) or raise. Outsiders get Http404 so that project
     ids do not leak; members below `role` get ProjectAccessDenied."""
-    projects = Project.objects.select_related("ontology").filter(pk=project_id)
-    member = user.is_authenticated and not user.is_staff
-    if member:  # the role comes with the project: one statement on every request
-        projects = projects.annotate(
-            member_role=Subquery(Membership.objects.filter(project=OuterRef("pk"), user=user).values("role")[:1])
-        )
-    project = projects.first()
+    project = Project.objects.select_related("ontology").filter(pk=project_id).first()
     if project is None:
         raise Http404("No such project.")
-    actual = project.member_role if member else role_in(user, project)
+    actual = role_in(user, project)
     if actual is None:
         raise Http404("No such project.")
     if not has_role(actual, role):

@@ -236,7 +236,7 @@ def _held_claims(user: User, project: Project) -> list[Assignment]:
         Assignment.objects.filter(
             project=project, annotator=user, status__in=[Assignment.Status.RETURNED, Assignment.Status.ACTIVE]
         )
-        .select_related("item", "hint_class", "annotation")
+        .select_related("item", "hint_class")
     )
     return sorted(held, key=_claim_order)
 
