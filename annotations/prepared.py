@@ -12,8 +12,10 @@ from collections.abc import Callable
 from django.db import connection
 from django.db.models import QuerySet
 
-# Integers no real id or count reaches, one per named value.
-_STAND_IN_BASE = 2**62
+# Two sets of stand-in integers, one value per name: small enough for any integer
+# column (Django drops a comparison with a value out of the column's range as always
+# true or false), and told apart from constants by building the query with each set.
+_STAND_INS = (30011, 30311)
 
 
 class _Slot(str):
@@ -33,17 +35,30 @@ class PreparedQuery:
     def _sql(self) -> tuple[str, list]:
         compiled = self._compiled.get(connection.vendor)
         if compiled is None:
-            stand_ins = {name: _STAND_IN_BASE + n for n, name in enumerate(self.names)}
-            by_value = {value: name for name, value in stand_ins.items()}
-            sql, params = self.build(**stand_ins).query.sql_with_params()
-            slots = [_Slot(by_value[param]) if isinstance(param, int) and param in by_value else param for param in params]
-            missing = set(self.names) - {slot for slot in slots if isinstance(slot, _Slot)}
-            if missing:
-                raise ValueError(f"the built query does not use {sorted(missing)} as parameters")
-            compiled = (sql, slots)
+            compiled = self._compile()
             with self._lock:
                 self._compiled[connection.vendor] = compiled
         return compiled
+
+    def _compile(self) -> tuple[str, list]:
+        """The SQL, and its parameters with each named value's place marked: the places
+        where two builds with different stand-ins differ."""
+        builds = []
+        for base in _STAND_INS:
+            stand_ins = {name: base + n for n, name in enumerate(self.names)}
+            builds.append((stand_ins, *self.build(**stand_ins).query.sql_with_params()))
+        (first, sql, params), (_, other_sql, other_params) = builds
+        if sql != other_sql or len(params) != len(other_params):
+            raise ValueError("the built query's SQL depends on the values; it cannot be prepared")
+        by_value = {value: name for name, value in first.items()}
+        slots = [
+            _Slot(by_value[param]) if param != other and param in by_value else param
+            for param, other in zip(params, other_params, strict=True)
+        ]
+        missing = set(self.names) - {slot for slot in slots if isinstance(slot, _Slot)}
+        if missing:
+            raise ValueError(f"the built query does not use {sorted(missing)} as parameters")
+        return sql, slots
 
     def rows(self, **values: int) -> list[tuple]:
         sql, slots = self._sql()

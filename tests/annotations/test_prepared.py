@@ -29,3 +29,20 @@ def test_a_name_the_query_does_not_use_is_refused():
                              "project_id", "start")
     with pytest.raises(ValueError, match="start"):
         prepared.rows(project_id=1, start=2)
+
+
+@pytest.mark.django_db
+def test_a_small_integer_column_keeps_its_comparison():
+    """Django drops a comparison with a value outside the column's range (as on
+    PostgreSQL's smallint); the stand-ins stay inside it, so the comparison is kept."""
+    project = make_project()
+    add_items(project, ["a", "b", "c"])
+    items = list(Item.objects.filter(project=project).order_by("pk"))
+    Item.objects.filter(pk=items[0].pk).update(assigned_count=2)
+    under = PreparedQuery(
+        lambda project_id, overlap: Item.objects.filter(project_id=project_id, assigned_count__lt=overlap)
+        .order_by("pk").values_list("pk"),
+        "project_id", "overlap",
+    )
+    assert under.rows(project_id=project.pk, overlap=1) == [(items[1].pk,), (items[2].pk,)]
+    assert under.rows(project_id=project.pk, overlap=3) == [(item.pk,) for item in items]
