@@ -20,9 +20,9 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
 
+# `serve --bootstrap` is `manage.py bootstrap` then `manage.py serve`, in one process.
 run: $(VENV)/.installed
-	$(BIN)/python manage.py bootstrap
-	$(BIN)/python manage.py serve --host $(HOST) --port $(PORT)
+	$(BIN)/python manage.py serve --bootstrap --host $(HOST) --port $(PORT)
 
 # Browser tests drive Debian's chromium package; install it when it is missing.
 chromium:

@@ -2,9 +2,12 @@
 else a small sample written for the repo."""
 import os
 import random
+from collections.abc import Callable, Collection
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import User
 from django.db import transaction
 
@@ -46,21 +49,42 @@ def sentiment_ontology() -> Ontology:
     return ontology
 
 
-def ensure_demo_users() -> dict[str, User]:
-    users = {}
-    for username, password, staff, _ in DEMO_USERS:
-        user, created = User.objects.get_or_create(username=username, defaults={"is_staff": staff, "is_superuser": staff})
-        if created:
-            user.set_password(password)
-            user.save()
-        users[username] = user
+def hash_demo_passwords(usernames: Collection[str] | None = None) -> Callable[[], dict[str, str]]:
+    """Start hashing the demo passwords (of `usernames`, default all) in threads and
+    return a function that waits for the hashes. PBKDF2 runs outside the GIL, so the
+    hashing (0.3-1 s of CPU per password) takes the cores that the caller's own work
+    (bootstrap: migrate, meanwhile) leaves free."""
+    wanted = [(name, password) for name, password, _, _ in DEMO_USERS if usernames is None or name in usernames]
+    workers = max(1, min(len(wanted), (os.cpu_count() or 2) - 1))
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="demo-passwords")
+    futures = {username: pool.submit(make_password, password) for username, password in wanted}
+    pool.shutdown(wait=False)
+    return lambda: {username: future.result() for username, future in futures.items()}
+
+
+def ensure_demo_users(password_hashes: Callable[[], dict[str, str]] | None = None) -> dict[str, User]:
+    """The demo logins, created where missing; `password_hashes` (from
+    hash_demo_passwords) may have been started earlier."""
+    names = [username for username, _, _, _ in DEMO_USERS]
+    users = {user.username: user for user in User.objects.filter(username__in=names)}
+    missing = [username for username in names if username not in users]
+    if missing:
+        hashes = (password_hashes or hash_demo_passwords(missing))()
+        for username, _, staff, _ in DEMO_USERS:
+            if username in missing:
+                users[username] = User.objects.create(
+                    username=username, password=hashes[username], is_staff=staff, is_superuser=staff
+                )
     return users
 
 
 @transaction.atomic
-def create_demo_project(eval_size: int = 300, retrain_every: int = 10, batch_size: int = 50) -> tuple[Project, str] | None:
+def create_demo_project(
+    eval_size: int = 300, retrain_every: int = 10, batch_size: int = 50,
+    password_hashes: Callable[[], dict[str, str]] | None = None,
+) -> tuple[Project, str] | None:
     """Create the demo project once; None when it exists already."""
-    users = ensure_demo_users()
+    users = ensure_demo_users(password_hashes)
     if Project.objects.filter(name=DEMO_PROJECT).exists():
         return None
     pairs, origin = demo_sentences()

@@ -7,7 +7,9 @@ import sys
 from daphne.endpoints import build_endpoint_description_strings
 from daphne.server import Server
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django.db import connections
 
 logger = logging.getLogger(__name__)
 
@@ -20,23 +22,38 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--no-worker", action="store_true", help="Run jobs elsewhere (`manage.py run_huey`).")
         parser.add_argument("--workers", type=int, default=None, help="Job worker threads (default from WORKER_THREADS).")
+        parser.add_argument(
+            "--bootstrap", action="store_true",
+            help="First do what `manage.py bootstrap` does, in this process (`make run`: one start of Python "
+            "and Django instead of two).",
+        )
 
-    def handle(self, *args, host: str, port: int, no_worker: bool, workers: int | None, **options):
+    def handle(self, *args, host: str, port: int, no_worker: bool, workers: int | None, bootstrap: bool, **options):
         from huey.contrib.djhuey import HUEY
 
         from labeler.asgi import application
 
+        if bootstrap:
+            call_command("bootstrap", stdout=self.stdout, stderr=self.stderr)
+            connections.close_all()
         consumer = None
+        started = []
         if not no_worker and not HUEY.immediate:
             threads = workers or settings.HUEY.get("consumer", {}).get("workers", 2)
             consumer = HUEY.create_consumer(
                 workers=threads, worker_type="thread", periodic=False, initial_delay=0.05, max_delay=0.25,
                 shutdown_timeout=30,
             )
-            consumer.start()
             from activelearning.services import resume_queued_jobs
 
             resume_queued_jobs(reclaim_running=not settings.REDIS_URL)
+
+        def start_jobs():
+            # Called once daphne listens: a round already queued (bootstrap asks for one) would
+            # otherwise compete with the start-up for the GIL and SQLite's write lock.
+            consumer.start()
+            started.append(consumer)
+
         url = f"http://{host}:{port}/"
         self.stdout.write(f"Serving on {url} (jobs: {'in this process' if consumer else 'external workers'})", ending="\n")
         self.stdout.flush()
@@ -46,10 +63,11 @@ class Command(BaseCommand):
                 endpoints=build_endpoint_description_strings(host=host, port=port),
                 signal_handlers=True,
                 verbosity=0,
+                ready_callable=start_jobs if consumer is not None else None,
                 **proxy_headers(),
             ).run()
         finally:
-            if consumer is not None:
+            if started:
                 consumer.stop(graceful=True)
         # daphne has stopped; a request thread stuck in a sync view must not keep the
         # process alive after the user asked it to stop (the job state is in the database).
