@@ -6,7 +6,9 @@ Starts the server as users run it in production mode for a separate worker
 and do not run beside the measurement), on SQLite or on `--database-url`. Then:
 - import: a `--rows`-row JSONL file, every row labeled, uploaded to the import endpoint
   (multipart, streamed from disk); rows per second;
-- export: the labeled rows as JSONL, read to the end; seconds and rows per second;
+- export: the labeled rows as JSONL, read to the end; seconds and rows per second, and
+  the seconds until the response's headers (the export is written whole before they are
+  sent, so the rest is the transfer);
 - COCO export: a detection project of `--coco-images` labeled images with
   `--boxes-per-image` boxes each, written straight into the database before the server
   starts (items with media paths and sizes, one imported answer each; COCO reads no
@@ -15,6 +17,11 @@ The web process's resident memory (with its children) is sampled every 50 ms dur
 each; the peak is reported. Prints one JSON object.
 
     .venv/bin/python bench/import_export.py [--rows 1000000] [--coco-images 100000] [--database-url postgres://...]
+
+`--reuse DIR` keeps the data directory (and the database it names) in DIR: the first
+run imports as above; later runs find DIR/state.json and only export the rows imported
+then (`--exports N` times, each in a fresh server). Run a copy of this script placed in
+another checkout's bench/ to export the same database with that checkout's code.
 """
 import argparse
 import json
@@ -136,10 +143,12 @@ def measure_export_jsonl(client: httpx.Client, server_pid: int, url: str) -> dic
         started = time.perf_counter()
         lines = 0
         with client.stream("GET", url + "export/?export_format=jsonl") as stream:
+            headers_s = time.perf_counter() - started
             for line in stream.iter_lines():
                 lines += bool(line)
         seconds = time.perf_counter() - started
     return {"seconds": round(seconds, 1), "rows": lines, "rows_per_s": round(lines / seconds),
+            "headers_s": round(headers_s, 1),
             "web_baseline_mb": round(memory.baseline_mb, 1), "web_peak_mb": memory.peak_mb}
 
 
@@ -162,14 +171,42 @@ def measure_export_coco(client: httpx.Client, server_pid: int, project_id: int) 
             "web_baseline_mb": round(memory.baseline_mb, 1), "web_peak_mb": memory.peak_mb}
 
 
+def export_again(env: dict, work: Path, state: dict, args) -> None:
+    """The JSONL export of the rows a first `--reuse` run imported, `--exports` times,
+    each in a fresh server of this checkout."""
+    result = {"bench": "import_export --reuse", "rows": state["rows"], "checkout": str(REPO),
+              "server": "manage.py serve --no-worker (daphne)", "database": "postgresql" if args.database_url else "sqlite",
+              "measured_at": datetime.now(UTC).isoformat(timespec="seconds"), "exports": []}
+    for _ in range(args.exports):
+        port = free_port()
+        processes = Processes(work)
+        server = processes.start("web", env, "serve", "--no-worker", "--host", "127.0.0.1", "--port", str(port))
+        load = os.getloadavg()
+        try:
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Token {state['token']}"},
+                              timeout=3600) as client:
+                wait_until_serving(client)
+                exported = measure_export_jsonl(client, server.pid, state["url"])
+        finally:
+            processes.stop_all()
+        result["exports"].append({**exported, "load_before": load, "load_after": os.getloadavg()})
+    print(json.dumps(result, indent=1))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000, help="0 skips the text import and export")
     parser.add_argument("--coco-images", type=int, default=100_000, help="0 skips the COCO export")
     parser.add_argument("--boxes-per-image", type=int, default=3)
     parser.add_argument("--database-url", default="")
+    parser.add_argument("--reuse", default="", help="a directory kept between runs; see above")
+    parser.add_argument("--exports", type=int, default=1, help="with --reuse, exports of the kept rows")
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="labeler-io-"))
+    if args.reuse:
+        work = Path(args.reuse).resolve()
+        work.mkdir(parents=True, exist_ok=True)
+    else:
+        work = Path(tempfile.mkdtemp(prefix="labeler-io-"))
     env = {**os.environ, "LABELER_VAR_DIR": str(work / "var"), "DJANGO_SETTINGS_MODULE": "labeler.settings",
            "HUEY_NAME": f"labeler-io-{os.getpid()}"}
     env.pop("REDIS_URL", None)
@@ -177,6 +214,10 @@ def main() -> None:
         env["DATABASE_URL"] = args.database_url
     else:
         env.pop("DATABASE_URL", None)
+    state_file = work / "state.json"
+    if args.reuse and state_file.exists():
+        export_again(env, work, json.loads(state_file.read_text()), args)
+        return
     log("bootstrap")
     manage(env, "bootstrap", "--no-demo")
     token = manage(env, "shell", "-c", CREATE_USER).strip().splitlines()[-1]
@@ -201,6 +242,8 @@ def main() -> None:
             wait_until_serving(client)
             if args.rows:
                 url, result["import"] = measure_import(client, server.pid, data, args.rows)
+                if args.reuse:
+                    state_file.write_text(json.dumps({"token": token, "url": url, "rows": args.rows}))
                 result["export_jsonl"] = measure_export_jsonl(client, server.pid, url)
             if coco_project:
                 result["export_coco"] = measure_export_coco(client, server.pid, coco_project)

@@ -464,3 +464,50 @@ def test_the_export_bytes_are_the_format_row_by_row_across_chunks(cast, varied, 
     query = "&all=1" if include_unlabeled else ""
     assert export(cast["reviewer"], varied, "?export_format=jsonl" + query)[1] == expected_jsonl
     assert export(cast["reviewer"], varied, "?export_format=csv" + query)[1] == buffer.getvalue()
+
+
+@pytest.fixture
+def many_hands(cast, varied):
+    """Annotators and a class first met in a later chunk (the export reads usernames and
+    class names for each chunk's new ids), a class of another ontology, a username that
+    needs escaping, agreements of 1.0, 0.5 and none, times with and without microseconds."""
+    from datetime import UTC, datetime
+
+    from django.contrib.auth.models import User
+
+    from annotations.models import Consensus, LabelClass, Ontology
+
+    add_items(varied, [f"row {n}" for n in range(6)], labels=["positive", "negative"] * 3)
+    elsewhere = LabelClass.objects.create(ontology=Ontology.objects.create(name="Other"), key="elsewhere",
+                                          name='Somewhere "else" \u00e9', order=0)
+    hands = [User.objects.create_user(name) for name in ("late-1", 'late "2" \u00fc', "late-3")]
+    rows = list(Item.objects.filter(text__startswith="row ").order_by("pk"))
+    for n, item in enumerate(rows):
+        Item.objects.filter(pk=item.pk).update(
+            final_annotator=hands[n % 3] if n >= 2 else None,
+            final_at=datetime(2026, 3, 4, 5, 6, 7, 890 * n, tzinfo=UTC),
+            final_class=elsewhere if n == 5 else item.final_class,
+        )
+    for item, agreement in zip(rows[3:], (1.0, 0.5, None)):
+        Consensus.objects.create(item=item, project=varied, method=Consensus.Method.REVIEWER,
+                                 status=Consensus.Status.REVIEWED, agreement=agreement)
+    return varied
+
+
+@pytest.mark.parametrize("include_unlabeled", [False, True])
+def test_the_export_reads_names_met_in_later_chunks(cast, many_hands, monkeypatch, include_unlabeled):
+    from annotations import exporting
+
+    monkeypatch.setattr(exporting, "ROWS_PER_CHUNK", 2)
+    records = list(reference_records(many_hands, include_unlabeled))
+    assert {r["annotator"] for r in records} >= {"late-1", 'late "2" \u00fc', "late-3"}
+    assert {r["agreement"] for r in records} >= {1.0, 0.5}
+    assert "elsewhere" in {r["label"] for r in records}
+    expected_jsonl = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=exporting.FIELDS)
+    writer.writeheader()
+    writer.writerows({k: "" if v is None else v for k, v in r.items()} for r in records)
+    query = "&all=1" if include_unlabeled else ""
+    assert export(cast["reviewer"], many_hands, "?export_format=jsonl" + query)[1] == expected_jsonl
+    assert export(cast["reviewer"], many_hands, "?export_format=csv" + query)[1] == buffer.getvalue()
