@@ -5,11 +5,12 @@ import os
 import sys
 
 from daphne.endpoints import build_endpoint_description_strings
-from daphne.server import Server
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import connections
+
+from labeler.daphne_flow import FlowControlledServer
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Serving on {url} (jobs: {'in this process' if consumer else 'external workers'})", ending="\n")
         self.stdout.flush()
         try:
-            Server(
+            FlowControlledServer(
                 application=application,
                 endpoints=build_endpoint_description_strings(host=host, port=port),
                 signal_handlers=True,
