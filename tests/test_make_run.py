@@ -3,10 +3,10 @@ the key, the schema, the demo project and its logins, then serves; a login made 
 still holds after a restart (the session is signed with the stored key)."""
 import os
 import re
-import time
 
 import httpx
 
+from bench.http_latency import wait_until_listening
 from bench.loop_latency import Processes, free_port
 
 
@@ -14,19 +14,12 @@ def _serve_fresh(root, env, *extra: str) -> tuple[Processes, str]:
     procs = Processes(root)
     port = free_port()
     procs.start(f"web-{port}", env, "serve", *extra, "--no-worker", "--port", str(port))
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while True:
-        procs.check()
-        try:
-            if httpx.get(f"{base}/login/", timeout=2).status_code == 200:
-                return procs, base
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            procs.stop_all()
-            raise RuntimeError(procs.tails())
-        time.sleep(0.3)
+    try:
+        wait_until_listening(port, procs, timeout=180)
+    except RuntimeError:
+        procs.stop_all()
+        raise RuntimeError(procs.tails()) from None
+    return procs, f"http://127.0.0.1:{port}"
 
 
 def test_serve_with_bootstrap_starts_a_fresh_machine_with_the_demo_and_keeps_logins_across_restarts(tmp_path):
