@@ -456,14 +456,21 @@ def test_the_export_bytes_are_the_format_row_by_row_across_chunks(cast, varied, 
     records = list(reference_records(varied, include_unlabeled))
     assert len(records) == 4 + include_unlabeled
     assert any(r["labeled_at"] and "." not in r["labeled_at"] for r in records)
+    assert_exports_are(cast["reviewer"], varied, records, include_unlabeled)
+
+
+def assert_exports_are(user, project, records, include_unlabeled):
+    """The JSONL export is json.dumps of each record, the CSV export csv.DictWriter's."""
+    from annotations import exporting
+
     expected_jsonl = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=exporting.FIELDS)
     writer.writeheader()
     writer.writerows({k: "" if v is None else v for k, v in r.items()} for r in records)
     query = "&all=1" if include_unlabeled else ""
-    assert export(cast["reviewer"], varied, "?export_format=jsonl" + query)[1] == expected_jsonl
-    assert export(cast["reviewer"], varied, "?export_format=csv" + query)[1] == buffer.getvalue()
+    assert export(user, project, "?export_format=jsonl" + query)[1] == expected_jsonl
+    assert export(user, project, "?export_format=csv" + query)[1] == buffer.getvalue()
 
 
 @pytest.fixture
@@ -503,11 +510,4 @@ def test_the_export_reads_names_met_in_later_chunks(cast, many_hands, monkeypatc
     assert {r["annotator"] for r in records} >= {"late-1", 'late "2" \u00fc', "late-3"}
     assert {r["agreement"] for r in records} >= {1.0, 0.5}
     assert "elsewhere" in {r["label"] for r in records}
-    expected_jsonl = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=exporting.FIELDS)
-    writer.writeheader()
-    writer.writerows({k: "" if v is None else v for k, v in r.items()} for r in records)
-    query = "&all=1" if include_unlabeled else ""
-    assert export(cast["reviewer"], many_hands, "?export_format=jsonl" + query)[1] == expected_jsonl
-    assert export(cast["reviewer"], many_hands, "?export_format=csv" + query)[1] == buffer.getvalue()
+    assert_exports_are(cast["reviewer"], many_hands, records, include_unlabeled)
