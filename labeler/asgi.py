@@ -1,13 +1,14 @@
-"""ASGI entry point: HTTP through Django, websockets through Channels with session auth."""
+"""ASGI entry point: HTTP through Django (labeler/http_bridge.py), websockets through
+Channels with session auth."""
 import asyncio
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 from labeler import daphne_uploads
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "labeler.settings")
-django_asgi_app = get_asgi_application()
+django.setup(set_prefix=False)
 daphne_uploads.install()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
@@ -16,11 +17,12 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 
 from annotations.events import remember_server_loop  # noqa: E402
 from annotations.ws_auth import TokenAuthMiddleware  # noqa: E402
+from labeler.http_bridge import WSGIBridge  # noqa: E402
 from labeler.routing import websocket_urlpatterns  # noqa: E402
 
 protocols = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": WSGIBridge(),
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))),
     }
 )

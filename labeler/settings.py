@@ -111,12 +111,14 @@ DATABASE_URL = os.environ.get("DATABASE_URL", "")
 DB_LOCK_TIMEOUT_S = env_int("LABELER_DB_LOCK_TIMEOUT_S", 20)
 # PostgreSQL connections kept open per process; each request borrows one.
 DB_POOL_MAX = env_int("LABELER_DB_POOL_MAX", 16)
+# Threads serving HTTP requests in each web process (labeler/http_bridge.py): how many
+# requests run at once; the others wait for a free thread.
+LABELER_WEB_THREADS = env_int("LABELER_WEB_THREADS", 16)
 if DATABASE_URL:
-    # No persistent connections: under daphne (ASGI) every request runs in a thread of
-    # its own, so a kept connection is never reused and PostgreSQL's max_connections
-    # runs out under load ("too many clients", bench/http_latency.py with 20 annotators).
-    # A pool instead: a request borrows an open connection and gives it back, rather
-    # than paying a new connection (and a new server process) every time.
+    # A pool rather than a connection per thread: a request borrows an open connection
+    # and gives it back, and so do the job workers' and websockets' threads, so the
+    # process never holds more than the pool's size (PostgreSQL's max_connections ran
+    # out under load with a connection per thread, bench/http_latency.py).
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
     if DATABASES["default"]["ENGINE"].endswith("postgresql"):
         _options = DATABASES["default"].setdefault("OPTIONS", {})
@@ -136,6 +138,10 @@ else:
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             },
             "TEST": {"NAME": os.environ.get("LABELER_TEST_SQLITE") or None},
+            # Kept open by the web server's request threads (labeler/http_bridge.py),
+            # which live as long as the process: no new connection per request.
+            "CONN_MAX_AGE": None,
+            "CONN_HEALTH_CHECKS": True,
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

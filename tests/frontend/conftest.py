@@ -177,8 +177,10 @@ def app_server(tmp_path_factory):
             _stop(process, log_path)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser():
+    """Chromium for this package's tests. Stopped when they are done: Playwright's sync
+    API keeps an event loop marked running, and the async tests after them need none."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"no Chromium at {CHROMIUM}: run `make chromium` (Debian's chromium package) or set LABELER_CHROMIUM")
     with sync_api.sync_playwright() as playwright:
