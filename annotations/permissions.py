@@ -10,6 +10,7 @@ MEMBER_ROLE = PreparedQuery(
     lambda project_id, user_id: Membership.objects.filter(project_id=project_id, user_id=user_id).values_list("role")[:1],
     "project_id", "user_id",
 )
+PROJECT_BY_ID = PreparedQuery(lambda project_id: Project.objects.filter(pk=project_id)[:1], "project_id")
 ROLE_RANK = {Membership.Role.ANNOTATOR: 1, Membership.Role.REVIEWER: 2, Membership.Role.ADMIN: 3}
 
 
@@ -38,7 +39,8 @@ def has_role(role: str | None, needed: str) -> bool:
 def access_project(user: User | AnonymousUser, project_id: int, role: str = Membership.Role.ANNOTATOR) -> tuple[Project, str]:
     """Return (project, the user's role) or raise. Outsiders get Http404 so that project
     ids do not leak; members below `role` get ProjectAccessDenied."""
-    project = Project.objects.select_related("ontology").filter(pk=project_id).first()
+    # An id no database column can hold names no project (as Django's own lookups do).
+    project = PROJECT_BY_ID.first(project_id=project_id) if 0 < project_id < 2**63 else None
     if project is None:
         raise Http404("No such project.")
     actual = role_in(user, project)

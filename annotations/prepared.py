@@ -4,17 +4,21 @@ The claim path runs the same few queries on every request, and Django builds eac
 SQL again every time: for a query with a NOT EXISTS subquery that costs more CPU than
 running it on an indexed table. A `PreparedQuery` builds its queryset once with
 stand-in values, keeps the SQL, and on each run puts the real values where the stand-ins
-were. Only for value lists of plain columns: no model instances, no converters.
+were. It gives rows (a `values_list`) or model instances (a plain model queryset, every
+column of one model, no `select_related`), converted as Django converts them.
 """
 import threading
 from collections.abc import Callable
+from typing import NamedTuple
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
+from django.db.models.query import ModelIterable
 
 # Two sets of stand-in integers, one value per name: small enough for any integer
 # column (Django drops a comparison with a value out of the column's range as always
 # true or false), and told apart from constants by building the query with each set.
+# Text values get text stand-ins made from the same numbers.
 _STAND_INS = (30011, 30311)
 
 
@@ -22,17 +26,25 @@ class _Slot(str):
     """Where a named value goes among the parameters."""
 
 
-class PreparedQuery:
-    """`build(**names)` returns a `values_list` queryset; every keyword is an integer
-    value (an id, a count) that changes from run to run."""
+class _Compiled(NamedTuple):
+    sql: str
+    slots: list
+    converters: list  # (column, converter functions, expression) for columns that need them
+    model: type[Model] | None  # set when the query gives model instances
 
-    def __init__(self, build: Callable[..., QuerySet], *names: str):
+
+class PreparedQuery:
+    """`build(**names)` returns a queryset; every keyword is an integer value (an id, a
+    count) that changes from run to run, or text for the names listed in `text`."""
+
+    def __init__(self, build: Callable[..., QuerySet], *names: str, text: tuple[str, ...] = ()):
         self.build = build
-        self.names = names
-        self._compiled: dict[str, tuple[str, list]] = {}  # per database vendor
+        self.names = names + tuple(name for name in text if name not in names)
+        self.text = frozenset(text)
+        self._compiled: dict[str, _Compiled] = {}  # per database vendor
         self._lock = threading.Lock()
 
-    def _sql(self) -> tuple[str, list]:
+    def _prepared(self) -> _Compiled:
         compiled = self._compiled.get(connection.vendor)
         if compiled is None:
             compiled = self._compile()
@@ -40,14 +52,19 @@ class PreparedQuery:
                 self._compiled[connection.vendor] = compiled
         return compiled
 
-    def _compile(self) -> tuple[str, list]:
+    def _stand_ins(self, base: int) -> dict:
+        return {name: f"~{base + n}~" if name in self.text else base + n for n, name in enumerate(self.names)}
+
+    def _compile(self) -> _Compiled:
         """The SQL, and its parameters with each named value's place marked: the places
         where two builds with different stand-ins differ."""
         builds = []
         for base in _STAND_INS:
-            stand_ins = {name: base + n for n, name in enumerate(self.names)}
-            builds.append((stand_ins, *self.build(**stand_ins).query.sql_with_params()))
-        (first, sql, params), (_, other_sql, other_params) = builds
+            stand_ins = self._stand_ins(base)
+            queryset = self.build(**stand_ins)
+            compiler = queryset.query.get_compiler(using=queryset.db)
+            builds.append((stand_ins, compiler, *compiler.as_sql()))
+        (first, compiler, sql, params), (_, _, other_sql, other_params) = builds
         if sql != other_sql or len(params) != len(other_params):
             raise ValueError("the built query's SQL depends on the values; it cannot be prepared")
         by_value = {value: name for name, value in first.items()}
@@ -58,11 +75,50 @@ class PreparedQuery:
         missing = set(self.names) - {slot for slot in slots if isinstance(slot, _Slot)}
         if missing:
             raise ValueError(f"the built query does not use {sorted(missing)} as parameters")
-        return sql, slots
+        columns = [selected[0] for selected in compiler.select[: compiler.col_count]]
+        converters = [(column, *found) for column, found in compiler.get_converters(columns).items()]
+        return _Compiled(sql, slots, converters, _instance_model(queryset, columns))
 
-    def rows(self, **values: int) -> list[tuple]:
-        sql, slots = self._sql()
-        params = [values[slot] if isinstance(slot, _Slot) else slot for slot in slots]
+    def _run(self, values: dict) -> tuple[_Compiled, list]:
+        compiled = self._prepared()
+        params = [values[slot] if isinstance(slot, _Slot) else slot for slot in compiled.slots]
         with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchall()
+            cursor.execute(compiled.sql, params)
+            found = cursor.fetchall()
+        if compiled.converters:
+            found = [_converted(row, compiled.converters) for row in found]
+        return compiled, found
+
+    def rows(self, **values) -> list[tuple]:
+        return self._run(values)[1]
+
+    def instances(self, **values) -> list[Model]:
+        compiled, found = self._run(values)
+        if compiled.model is None:
+            raise TypeError("this query gives rows, not model instances: use rows()")
+        return [compiled.model.from_db(connection.alias, None, row) for row in found]
+
+    def first(self, **values) -> Model | None:
+        found = self.instances(**values)
+        return found[0] if found else None
+
+
+def _instance_model(queryset: QuerySet, columns: list) -> type[Model] | None:
+    """The model, when the queryset gives its instances from exactly its own columns."""
+    if queryset._iterable_class is not ModelIterable:
+        return None
+    model = queryset.model
+    selected = [getattr(getattr(column, "target", None), "attname", None) for column in columns]
+    if queryset.query.select_related or selected != [field.attname for field in model._meta.concrete_fields]:
+        raise ValueError("only a plain queryset of one model's instances can be prepared")
+    return model
+
+
+def _converted(row: tuple, converters: list) -> tuple:
+    values = list(row)
+    for column, functions, expression in converters:
+        value = values[column]
+        for convert in functions:
+            value = convert(value, expression, connection)
+        values[column] = value
+    return tuple(values)

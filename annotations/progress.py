@@ -12,6 +12,29 @@ from activelearning.models import QueueEntry
 
 from . import snapshots
 from .models import Annotation, Item, Project
+from .prepared import PreparedQuery
+
+
+def _count_of(queryset, by: str):
+    """One row holding how many rows `queryset` has (none when it has none), in a form
+    PreparedQuery can compile: grouped by a column the filter fixes."""
+    return queryset.order_by().values(by).annotate(n=Count("pk")).values_list("n")
+
+
+# Asked on every claim: compiled once (annotations/prepared.py).
+QUEUE_LENGTH = PreparedQuery(
+    lambda project_id: _count_of(QueueEntry.objects.filter(project_id=project_id), "project_id"), "project_id"
+)
+MY_ANSWERS = PreparedQuery(
+    lambda project_id, user_id: _count_of(
+        Annotation.objects.filter(project_id=project_id, annotator_id=user_id), "annotator_id"
+    ),
+    "project_id", "user_id",
+)
+
+
+def _single_count(rows: list[tuple]) -> int:
+    return rows[0][0] if rows else 0
 
 
 def count_items(project_id: int) -> dict:
@@ -41,7 +64,7 @@ def item_counts(project_id: int) -> dict:
 def project_progress(project: Project, user: User | None = None) -> dict:
     """The progress bars' counts, the model's queue length, and the caller's answers."""
     counts = item_counts(project.pk)
-    counts["queue"] = QueueEntry.objects.filter(project=project).count()
+    counts["queue"] = _single_count(QUEUE_LENGTH.rows(project_id=project.pk))
     if user is not None:
-        counts["mine"] = Annotation.objects.filter(project=project, annotator=user).count()
+        counts["mine"] = _single_count(MY_ANSWERS.rows(project_id=project.pk, user_id=user.pk))
     return counts

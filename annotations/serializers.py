@@ -259,7 +259,7 @@ class ClaimSerializer(serializers.Serializer):
 
 
 class SubmitSerializer(serializers.Serializer):
-    item = serializers.IntegerField()
+    item = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
     label = serializers.CharField(max_length=64, required=False, allow_blank=True,
                                   help_text="The class key (classification projects).")
     regions = serializers.ListField(

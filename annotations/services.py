@@ -12,7 +12,7 @@ from typing import NamedTuple
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, F, OuterRef, prefetch_related_objects
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from activelearning import answer_days
@@ -97,6 +97,26 @@ POOL_FROM = PreparedQuery(
     lambda start, **free: _first_ids(_free_items(**free).filter(split=Item.Split.POOL, pk__gte=start)), *FREE, "start"
 )
 POOL_START = PreparedQuery(lambda **free: _first_ids(_free_items(**free).filter(split=Item.Split.POOL)), *FREE)
+
+
+# Read on every claim and submit.
+HELD_CLAIMS = PreparedQuery(
+    lambda project_id, user_id: Assignment.objects.filter(
+        project_id=project_id, annotator_id=user_id, status__in=[Assignment.Status.RETURNED, Assignment.Status.ACTIVE]
+    ),
+    "project_id", "user_id",
+)
+ITEM_BY_ID = PreparedQuery(lambda item_id: Item.objects.filter(pk=item_id)[:1], "item_id")
+CLASS_BY_ID = PreparedQuery(lambda class_id: LabelClass.objects.filter(pk=class_id)[:1], "class_id")
+ITEM_IN_PROJECT = PreparedQuery(
+    lambda item_id, project_id: Item.objects.filter(pk=item_id, project_id=project_id)[:1], "item_id", "project_id"
+)
+CLAIM_ON_ITEM = PreparedQuery(
+    lambda item_id, user_id: Assignment.objects.filter(item_id=item_id, annotator_id=user_id)[:1], "item_id", "user_id"
+)
+CLASS_BY_KEY = PreparedQuery(
+    lambda ontology_id, key: LabelClass.objects.filter(ontology_id=ontology_id, key=key)[:1], "ontology_id", text=("key",)
+)
 
 
 class QueueOffer(NamedTuple):
@@ -200,12 +220,11 @@ def claim_tasks(user: User, project: Project, want: int = 2) -> list[Assignment]
     if qualification_gate(user, project):
         while len(held) < want and (gold := claim_gold(user, project, qualification=True)) is not None:
             held.append(gold)
-        return held
+        return _with_items(held)
     _top_up(user, project, held, want)
     if len(held) < want and not swept and release_expired_claims(project):
         _top_up(user, project, held, want)  # lapsed claims came back: look again
-    prefetch_related_objects([task for task in held if "item" not in task._state.fields_cache], "item", "hint_class")
-    return held
+    return _with_items(held)
 
 
 def _top_up(user: User, project: Project, held: list[Assignment], want: int) -> None:
@@ -230,15 +249,21 @@ def _top_up(user: User, project: Project, held: list[Assignment], want: int) -> 
 
 
 def _held_claims(user: User, project: Project) -> list[Assignment]:
-    """The user's open claims, in one query: answers a reviewer sent back first (the
-    annotator fixes these before new work), then live claims in the order taken."""
-    held = (
-        Assignment.objects.filter(
-            project=project, annotator=user, status__in=[Assignment.Status.RETURNED, Assignment.Status.ACTIVE]
-        )
-        .select_related("item", "hint_class")
-    )
-    return sorted(held, key=_claim_order)
+    """The user's open claims: answers a reviewer sent back first (the annotator fixes
+    these before new work), then live claims in the order taken."""
+    return sorted(HELD_CLAIMS.instances(project_id=project.pk, user_id=user.pk), key=_claim_order)
+
+
+def _with_items(claims: list[Assignment]) -> list[Assignment]:
+    """Each claim with its item and hint class loaded, as the task's page shows them: a
+    compiled lookup each (a user holds a few claims), not a join built per request."""
+    for claim in claims:
+        cache = claim._state.fields_cache
+        if "item" not in cache:
+            cache["item"] = ITEM_BY_ID.first(item_id=claim.item_id)
+        if "hint_class" not in cache:
+            cache["hint_class"] = CLASS_BY_ID.first(class_id=claim.hint_class_id) if claim.hint_class_id else None
+    return claims
 
 
 def _claim_order(task: Assignment) -> tuple:
@@ -266,7 +291,7 @@ def release_claims(user: User, project: Project, keep: list[int]) -> int:
 
 
 def resolve_class(project: Project, key: str) -> LabelClass:
-    label = LabelClass.objects.filter(ontology_id=project.ontology_id, key=key).first()
+    label = CLASS_BY_KEY.first(ontology_id=project.ontology_id, key=key)
     if label is None:
         known = ", ".join(LabelClass.objects.filter(ontology_id=project.ontology_id).values_list("key", flat=True))
         raise UnknownClass(f"Unknown class {key!r}; use one of the project's class keys: {known}.")
@@ -298,7 +323,7 @@ def submit_annotation(
         existing = Annotation.objects.filter(annotator=user, client_id=client_id).first()
         if existing is not None:
             return existing, False
-    item = Item.objects.filter(pk=item_id, project=project).first()
+    item = ITEM_IN_PROJECT.first(item_id=item_id, project_id=project.pk)
     if item is None:
         raise ItemGone("This item no longer exists (it was deleted); ask for the next task.", item=item_id)
     if project.has_regions:
@@ -309,7 +334,7 @@ def submit_annotation(
         if not label_key:
             raise InvalidInput("Send `label`: the key of the class you chose.")
         label, clean_regions = resolve_class(project, label_key), []
-    claim = Assignment.objects.filter(item=item, annotator=user).first()
+    claim = CLAIM_ON_ITEM.first(item_id=item.pk, user_id=user.pk)
     if claim is not None and claim.status == Assignment.Status.RETURNED:
         try:
             return _resubmit(user, project, item, claim, label, clean_regions, client_id, duration_ms), True

@@ -9,6 +9,7 @@ from django.db.models import Q
 
 from .formats.regions import geometry_to_region, region_to_geometry
 from .models import Annotation, Consensus, Item, LabelClass, Project, Region
+from .prepared import PreparedQuery
 from .quality.consensus import majority_vote, region_consensus
 
 
@@ -22,14 +23,24 @@ def counted_answers(item: Item):
     )
 
 
+# Run on every submit: compiled once (annotations/prepared.py).
+ANSWER_FIELDS = ("pk", "label_class_id", "annotator_id", "created_at")
+COUNTED_ANSWERS = PreparedQuery(
+    lambda item_id: counted_answers(Item(pk=item_id)).values_list(*ANSWER_FIELDS), "item_id"
+)
+REVIEWED_CONSENSUS = PreparedQuery(
+    lambda item_id: Consensus.objects.filter(item_id=item_id, status=Consensus.Status.REVIEWED)[:1], "item_id"
+)
+
+
 def settle_item(item: Item, project: Project) -> Consensus | None:
     """Recompute the item's status, final class and (overlap > 1) its consensus."""
     if item.is_gold:
         return None
-    answers = list(counted_answers(item).values("pk", "label_class_id", "annotator_id", "created_at"))
+    answers = [dict(zip(ANSWER_FIELDS, row, strict=True)) for row in COUNTED_ANSWERS.rows(item_id=item.pk)]
     human = [a for a in answers if a["annotator_id"] is not None]
     imported_only = answers and not human
-    reviewed = Consensus.objects.filter(item=item, status=Consensus.Status.REVIEWED).first()
+    reviewed = REVIEWED_CONSENSUS.first(item_id=item.pk)
     if reviewed is not None:
         return reviewed
     if not imported_only and len(human) < project.overlap:

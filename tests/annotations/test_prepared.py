@@ -46,3 +46,40 @@ def test_a_small_integer_column_keeps_its_comparison():
     )
     assert under.rows(project_id=project.pk, overlap=1) == [(items[1].pk,), (items[2].pk,)]
     assert under.rows(project_id=project.pk, overlap=3) == [(item.pk,) for item in items]
+
+
+@pytest.mark.django_db
+def test_prepared_instances_are_the_querysets_instances_with_converted_values():
+    """Datetimes come back aware and booleans as booleans, as Django converts them."""
+    from annotations.models import Project
+
+    project = make_project(name="Converted", overlap=2)
+    by_id = PreparedQuery(lambda project_id: Project.objects.filter(pk=project_id)[:1], "project_id")
+    found = by_id.first(project_id=project.pk)
+    expected = Project.objects.get(pk=project.pk)
+    assert found == expected and found._state.adding is False
+    for field in Project._meta.concrete_fields:
+        assert getattr(found, field.attname) == getattr(expected, field.attname), field.name
+        assert type(getattr(found, field.attname)) is type(getattr(expected, field.attname)), field.name
+    assert found.created_at.tzinfo is not None
+    assert by_id.first(project_id=project.pk + 1000) is None
+
+
+@pytest.mark.django_db
+def test_text_values_are_placed_like_numbers():
+    from django.contrib.auth.models import User
+
+    from tests.conftest import make_user
+
+    alice, bob = make_user("alice"), make_user("bob")
+    by_name = PreparedQuery(lambda username: User.objects.filter(username=username, is_active=True)[:1], text=("username",))
+    assert by_name.first(username="alice") == alice
+    assert by_name.first(username="bob") == bob
+    assert by_name.first(username="nobody") is None
+    assert by_name.first(username="~30011~") is None  # a stand-in is not a value
+
+
+@pytest.mark.django_db
+def test_a_queryset_with_joined_models_cannot_give_prepared_instances():
+    with pytest.raises(ValueError, match="plain queryset"):
+        PreparedQuery(lambda pk: Item.objects.select_related("project").filter(pk=pk), "pk").first(pk=1)
