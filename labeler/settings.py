@@ -128,7 +128,7 @@ if DATABASE_URL:
 else:
     DATABASES = {
         "default": {
-            "ENGINE": "django.db.backends.sqlite3",
+            "ENGINE": "labeler.sqlite_backend",
             "NAME": VAR_DIR / "labeler.sqlite3",
             "OPTIONS": {
                 # IMMEDIATE takes the write lock at BEGIN, so two claims never both

@@ -20,7 +20,7 @@ HUEY.immediate = True
 # SQLite's in-memory test database is shared-cache, where concurrent writers fail at once
 # with "table is locked" instead of waiting: tests with threads need a file, as in use.
 _default_db = settings.DATABASES["default"]
-if _default_db["ENGINE"].endswith("sqlite3") and not _default_db.setdefault("TEST", {}).get("NAME"):
+if "sqlite" in _default_db["ENGINE"] and not _default_db.setdefault("TEST", {}).get("NAME"):
     _default_db["TEST"]["NAME"] = str(Path(tempfile.gettempdir()) / f"labeler-tests-{os.getpid()}.sqlite3")
 # Real password hashing costs ~0.3 s per user; the suite makes hundreds.
 settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
