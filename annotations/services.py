@@ -18,7 +18,7 @@ from django.utils import timezone
 from activelearning import answer_days
 from activelearning.models import QueueEntry
 
-from .errors import InvalidInput, ItemGone, NotAssigned, UnknownClass
+from .errors import InvalidInput, ItemGone, LabelerError, NotAssigned, UnknownClass
 from .events import publish_on_commit
 from .models import Annotation, Assignment, Item, ItemEvent, LabelClass, Project
 from .prepared import PreparedQuery
@@ -317,25 +317,22 @@ def submit_annotation(
     """Store one answer: a class, or (detection and segmentation) a list of regions.
     A repeat with the same client id returns the stored answer (created=False); an
     item that is not the user's is refused; bad geometry is refused whole."""
-    from .regions import create_regions, validate_regions
+    from .regions import create_regions
 
-    if client_id is not None:
-        existing = Annotation.objects.filter(annotator=user, client_id=client_id).first()
-        if existing is not None:
+    # A repeat of a stored answer is found where the new answer cannot be taken (the
+    # item answered, the claim submitted, or what the answer names gone since), not
+    # looked for first: the first try of every answer would pay for the rare repeat.
+    try:
+        item, label, clean_regions = _read_answer(project, item_id, label_key, regions)
+    except LabelerError:
+        if (existing := _stored_with_client_id(user, client_id)) is not None:
             return existing, False
-    item = ITEM_IN_PROJECT.first(item_id=item_id, project_id=project.pk)
-    if item is None:
-        raise ItemGone("This item no longer exists (it was deleted); ask for the next task.", item=item_id)
-    if project.has_regions:
-        if regions is None:
-            raise InvalidInput("This project labels regions: send `regions` (an empty list when the image shows none).")
-        label, clean_regions = None, validate_regions(project, item, regions)
-    else:
-        if not label_key:
-            raise InvalidInput("Send `label`: the key of the class you chose.")
-        label, clean_regions = resolve_class(project, label_key), []
+        raise
     claim = CLAIM_ON_ITEM.first(item_id=item.pk, user_id=user.pk)
     if claim is not None and claim.status == Assignment.Status.RETURNED:
+        # A late repeat of the answer the reviewer sent back is not a fix.
+        if (existing := _stored_with_client_id(user, client_id)) is not None:
+            return existing, False
         try:
             return _resubmit(user, project, item, claim, label, clean_regions, client_id, duration_ms), True
         except NotAssigned:
@@ -382,6 +379,22 @@ def submit_annotation(
         raise NotAssigned("You have already answered this item.", item=item_id) from None
     publish_on_commit(project.pk, "progress.changed")
     return annotation, True
+
+
+def _read_answer(project: Project, item_id: int, label_key: str | None, regions: list[dict] | None):
+    """The item answered, and the class or checked regions the answer gives it."""
+    from .regions import validate_regions
+
+    item = ITEM_IN_PROJECT.first(item_id=item_id, project_id=project.pk)
+    if item is None:
+        raise ItemGone("This item no longer exists (it was deleted); ask for the next task.", item=item_id)
+    if project.has_regions:
+        if regions is None:
+            raise InvalidInput("This project labels regions: send `regions` (an empty list when the image shows none).")
+        return item, None, validate_regions(project, item, regions)
+    if not label_key:
+        raise InvalidInput("Send `label`: the key of the class you chose.")
+    return item, resolve_class(project, label_key), []
 
 
 def _stored_with_client_id(user: User, client_id: uuid.UUID | None) -> Annotation | None:
