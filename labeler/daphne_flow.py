@@ -9,8 +9,12 @@ below registers one for each streamed response and holds the application's next 
 while it is paused.
 """
 import asyncio
+from functools import partial
 
 from daphne.server import Server
+from django.conf import settings
+
+from labeler.daphne_uploads import SpooledBodyQueue
 
 
 class _SendWindow:
@@ -31,7 +35,21 @@ class _SendWindow:
 
 
 class FlowControlledServer(Server):
-    """Daphne's server, whose `send` waits while the client's connection is full."""
+    """Daphne's server, whose `send` waits while the client's connection is full, and
+    whose request bodies wait on disk (labeler/daphne_uploads.py)."""
+
+    def create_application(self, protocol, scope):
+        """Daphne's own, with a `SpooledBodyQueue` for the application's input."""
+        assert "application_instance" not in self.connections[protocol]
+        input_queue = SpooledBodyQueue(settings.FILE_UPLOAD_MAX_MEMORY_SIZE)
+        scope.setdefault("asgi", {"version": "3.0"})
+        application_instance = self.application(
+            scope=scope, receive=input_queue.get, send=partial(self.handle_reply, protocol)
+        )
+        if protocol not in self.connections:
+            return None
+        self.connections[protocol]["application_instance"] = asyncio.ensure_future(application_instance)
+        return input_queue
 
     async def handle_reply(self, protocol, message):
         streaming = message.get("type") == "http.response.body"

@@ -25,6 +25,8 @@ from asgiref.wsgi import WsgiToAsgiInstance
 from django.conf import settings
 from django.core.handlers.wsgi import WSGIHandler
 
+from labeler.daphne_uploads import BODY_FILE
+
 
 class ClientGone(Exception):
     """The client disconnected before its request body arrived whole."""
@@ -61,13 +63,11 @@ class WSGIBridge:
         self.lanes = Lanes(threads or settings.LABELER_WEB_THREADS)
 
     async def __call__(self, scope, receive, send):
-        body = SpooledTemporaryFile(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE)
         try:
-            try:
-                await _read_body(receive, body)
-            except ClientGone:
-                return
-            body.seek(0)
+            body = await _read_body(receive)
+        except ClientGone:
+            return
+        try:
             exchange = _Exchange(scope, send, body)
             watcher = asyncio.ensure_future(_wait_for_disconnect(receive, exchange.gone))
             lane = await self.lanes.borrow()
@@ -81,14 +81,27 @@ class WSGIBridge:
             body.close()
 
 
-async def _read_body(receive, body) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientGone
-        body.write(message.get("body", b""))
-        if not message.get("more_body", False):
-            return
+async def _read_body(receive):
+    """The request body as a file: the one the server spooled it to (labeler/
+    daphne_uploads.py), or one written here from the body's messages."""
+    body = None
+    try:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise ClientGone
+            if BODY_FILE in message:
+                return message[BODY_FILE]
+            if body is None:
+                body = SpooledTemporaryFile(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE)
+            body.write(message.get("body", b""))
+            if not message.get("more_body", False):
+                body.seek(0)
+                return body
+    except BaseException:
+        if body is not None:
+            body.close()
+        raise
 
 
 async def _wait_for_disconnect(receive, gone: threading.Event) -> None:
