@@ -117,30 +117,36 @@ async def test_a_streamed_response_stops_and_is_closed_when_the_client_goes_away
     assert len(rest) <= 1  # at most the block already read ahead went out
 
 
+def _connections_opened() -> int:
+    """Server connections opened so far: by PostgreSQL's pool, or (SQLite) none known."""
+    pool = getattr(connections["default"], "pool", None)
+    return pool.get_stats().get("connections_num", 0) if pool is not None else 0
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.asyncio
 async def test_django_requests_keep_their_database_connection():
+    """SQLite: the request's thread keeps the connection it opened. PostgreSQL: each
+    request borrows one from the pool, which opens no new one for requests in turn."""
     from labeler.asgi import application
 
     token = await sync_to_async(lambda: Token.objects.create(user=make_user("bridged")).key)()
-    opened = []
-
-    def count(connection, **kwargs):
-        # A server connection's identity: PostgreSQL's backend process, or the SQLite handle.
-        raw = connection.connection
-        opened.append(getattr(getattr(raw, "info", None), "backend_pid", None) or id(raw))
-
-    connection_created.connect(count)
+    vendor = connections["default"].vendor
+    pool_opened_before = await sync_to_async(_connections_opened)()
+    created = []
+    connection_created.connect(lambda **kwargs: created.append(1), weak=False, dispatch_uid="bridge-test")
     try:
         statuses = []
         for _ in range(4):
             sent = await exchange(application, scope("/api/projects/", headers=[
                 (b"authorization", f"Token {token}".encode()), (b"host", b"testserver")]))
             statuses.append(sent[0]["status"])
+        pool_opened = await sync_to_async(_connections_opened)() - pool_opened_before
     finally:
-        connection_created.disconnect(count)
+        connection_created.disconnect(dispatch_uid="bridge-test")
         await sync_to_async(connections.close_all)()
     assert statuses == [200] * 4
-    # SQLite: the first request's thread may open one and keep it. PostgreSQL: each request
-    # borrows from the pool, which hands back the connections it keeps.
-    assert len(set(opened)) <= 1 if connections["default"].vendor == "sqlite" else len(set(opened)) <= 2, opened
+    if vendor == "postgresql" and await sync_to_async(lambda: connections["default"].pool is not None)():
+        assert pool_opened <= 1, f"the pool opened {pool_opened} connections for 4 requests"
+    else:
+        assert len(created) <= 1, f"{len(created)} connections opened for 4 requests"
