@@ -1,14 +1,10 @@
 """A streamed response read by a slow client stays out of the web process's memory:
 the server waits for the connection to drain instead of queueing the whole body."""
 import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-import psutil
-
-from bench.loop_latency import free_port
+from tests.script_server import script_server
 
 REPO = Path(__file__).resolve().parent.parent
 BODY_MB = 48
@@ -40,35 +36,19 @@ kind(application=app, endpoints=build_endpoint_description_strings(host="127.0.0
 def _growth_while_read_slowly(kind: str) -> tuple[float, int]:
     """Peak RSS growth (MB) of the server while a client reads the body at about
     8 MB/s, and the bytes it read."""
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-c", SERVER, str(port), kind])
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                client = socket.create_connection(("127.0.0.1", port), timeout=5)
-                break
-            except OSError:
-                assert server.poll() is None and time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.1)
-        process = psutil.Process(server.pid)
-        baseline = process.memory_info().rss
-        peak = baseline
+    with script_server(SERVER, kind, client_timeout=5) as (process, client):
+        baseline = peak = process.memory_info().rss
         received = 0
-        with client:
-            client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
-            client.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-            while True:
-                data = client.recv(64 * 1024)
-                if not data:
-                    break
-                received += len(data)
-                peak = max(peak, process.memory_info().rss)
-                time.sleep(0.008)
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+        client.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        while True:
+            data = client.recv(64 * 1024)
+            if not data:
+                break
+            received += len(data)
+            peak = max(peak, process.memory_info().rss)
+            time.sleep(0.008)
         return (peak - baseline) / 2**20, received
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def test_a_slowly_read_body_is_not_queued_in_the_server():

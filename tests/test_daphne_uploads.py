@@ -1,19 +1,14 @@
 """Under daphne an upload reaches Django without being held whole in memory: Twisted does
 not parse it, and daphne's body chunks wait on disk (labeler/daphne_uploads.py)."""
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import psutil
 from daphne import http_protocol
 from twisted.internet.testing import StringTransport
 from twisted.web import http
 
 import labeler.asgi  # noqa: F401  (installs the request class, as every server does)
-from bench.loop_latency import free_port
 from labeler import daphne_uploads
+from tests.script_server import script_server
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -136,34 +131,19 @@ UPLOAD_MB = 64
 
 def _growth_while_uploading(kind: str) -> tuple[float, bytes]:
     """Peak RSS growth (MB) of the server while it takes an UPLOAD_MB body, and its answer."""
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-c", UPLOAD_SERVER, str(port), kind])
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                client = socket.create_connection(("127.0.0.1", port), timeout=30)
-                break
-            except OSError:
-                assert server.poll() is None and time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.1)
-        process = psutil.Process(server.pid)
+    with script_server(UPLOAD_SERVER, kind) as (process, client):
         baseline = peak = process.memory_info().rss
         block = b"x" * (1 << 20)
-        with client:
-            client.sendall(b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
-                           + f"Content-Length: {UPLOAD_MB << 20}\r\n\r\n".encode())
-            for _ in range(UPLOAD_MB):
-                client.sendall(block)
-                peak = max(peak, process.memory_info().rss)
-            answer = b""
-            while data := client.recv(65536):
-                answer += data
-                peak = max(peak, process.memory_info().rss)
+        client.sendall(b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                       + f"Content-Length: {UPLOAD_MB << 20}\r\n\r\n".encode())
+        for _ in range(UPLOAD_MB):
+            client.sendall(block)
+            peak = max(peak, process.memory_info().rss)
+        answer = b""
+        while data := client.recv(65536):
+            answer += data
+            peak = max(peak, process.memory_info().rss)
         return (peak - baseline) / 2**20, answer
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def test_a_large_upload_waits_on_disk_not_in_the_server():
