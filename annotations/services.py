@@ -12,7 +12,7 @@ from typing import NamedTuple
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from activelearning import answer_days
@@ -22,6 +22,7 @@ from .errors import InvalidInput, ItemGone, LabelerError, NotAssigned, UnknownCl
 from .events import publish_on_commit
 from .models import Annotation, Assignment, Item, ItemEvent, LabelClass, Project
 from .prepared import PreparedQuery
+from .prepared_writes import Param, PreparedInsert, PreparedUpdate
 
 CANDIDATES_PER_TRY = 20
 BOUNDS_MAX_AGE_S = 10
@@ -119,6 +120,29 @@ CLASS_BY_KEY = PreparedQuery(
 )
 
 
+# Written on every claim and submit, compiled once per process (annotations/prepared_writes.py).
+TAKE_ITEM = PreparedUpdate(lambda: (
+    Item.objects.filter(pk=Param("item_id"), status=Item.Status.UNLABELED, assigned_count__lt=Param("overlap"),
+                        is_gold=False),
+    {"assigned_count": F("assigned_count") + 1},
+))
+CLAIM_FIELDS = ["project", "status", "expires_at", "model_version", "rank", "hint_class", "hint_confidence"]
+# A new claim, or this user's expired or released claim on the item taken up again.
+CLAIM_ROW = PreparedInsert(
+    Assignment, "project_id", "item_id", "annotator_id", "status", "created_at", "expires_at", "model_version", "rank",
+    "hint_class_id", "hint_confidence", update_fields=CLAIM_FIELDS, unique_fields=["item", "annotator"],
+)
+CLAIM_SUBMITTED = PreparedUpdate(lambda: (
+    Assignment.objects.filter(pk=Param("assignment_id"), status=Param("status")),
+    {"status": Assignment.Status.SUBMITTED},
+))
+ANSWER_ROW = PreparedInsert(
+    Annotation, "project_id", "item_id", "annotator_id", "assignment_id", "label_class_id", "client_id", "duration_ms",
+    "created_at", "updated_at",
+)
+EVENT_ROW = PreparedInsert(ItemEvent, "project_id", "item_id", "actor_id", "action", "annotation_id", "created_at")
+
+
 class QueueOffer(NamedTuple):
     """A model queue entry, as the claim records it."""
 
@@ -181,32 +205,25 @@ def _try_claim(
     user: User, project: Project, item_id: int, offer: QueueOffer | None, maybe_queued: bool
 ) -> Assignment | None:
     with transaction.atomic():
-        taken = Item.objects.filter(
-            pk=item_id, status=Item.Status.UNLABELED, assigned_count__lt=project.overlap, is_gold=False
-        ).update(assigned_count=F("assigned_count") + 1)
-        if not taken:
+        if not TAKE_ITEM.run(item_id=item_id, overlap=project.overlap):
             return None
         claim = Assignment(
             project=project,
             item_id=item_id,
             annotator=user,
             status=Assignment.Status.ACTIVE,
+            created_at=timezone.now(),
             expires_at=lease_deadline(),
             model_version=offer.model_version if offer else None,
             rank=offer.rank + 1 if offer else None,
             hint_class_id=offer.predicted_class_id if offer else None,
             hint_confidence=offer.confidence if offer else None,
         )
-        # One statement: a new row, or this user's expired or released claim taken up again.
-        Assignment.objects.bulk_create(
-            [claim], update_conflicts=True, unique_fields=["item", "annotator"], update_fields=CLAIM_FIELDS
-        )
+        claim.pk = CLAIM_ROW.run(**{name: getattr(claim, name) for name in CLAIM_ROW.names})
+        claim._state.adding = False
         if maybe_queued:
             QueueEntry.objects.filter(item_id=item_id, item__assigned_count__gte=project.overlap).delete()
         return claim
-
-
-CLAIM_FIELDS = ["project", "status", "expires_at", "model_version", "rank", "hint_class", "hint_confidence"]
 
 
 def claim_tasks(user: User, project: Project, want: int = 2) -> list[Assignment]:
@@ -342,15 +359,7 @@ def submit_annotation(
     try:
         with transaction.atomic():
             assignment = _take_assignment_for_submit(project, item, claim)
-            annotation = Annotation.objects.create(
-                project=project,
-                item=item,
-                annotator=user,
-                assignment=assignment,
-                label_class=label,
-                client_id=client_id,
-                duration_ms=duration_ms,
-            )
+            annotation = _new_answer(project, item, user, assignment, label, client_id, duration_ms)
             create_regions(annotation, clean_regions)
             if assignment.is_gold:
                 from .gold import score_gold_answer
@@ -366,9 +375,8 @@ def submit_annotation(
 
                 review_on_submit(project, annotation, user)
             answer_days.answer_added(annotation)
-            ItemEvent.objects.create(
-                project=project, item=item, actor=user, action=ItemEvent.Action.SUBMITTED, annotation=annotation
-            )
+            EVENT_ROW.run(project_id=project.pk, item_id=item.pk, actor_id=user.pk, action=ItemEvent.Action.SUBMITTED,
+                          annotation_id=annotation.pk)
     except (IntegrityError, NotAssigned) as exc:
         # The same answer sent twice at once (a retry racing the original): the one
         # that lost finds the item taken, and answers with the one stored.
@@ -379,6 +387,17 @@ def submit_annotation(
         raise NotAssigned("You have already answered this item.", item=item_id) from None
     publish_on_commit(project.pk, "progress.changed")
     return annotation, True
+
+
+def _new_answer(project, item, user, assignment, label, client_id, duration_ms) -> Annotation:
+    now = timezone.now()
+    annotation = Annotation(
+        project=project, item=item, annotator=user, assignment=assignment, label_class=label, client_id=client_id,
+        duration_ms=duration_ms, created_at=now, updated_at=now,
+    )
+    annotation.pk = ANSWER_ROW.run(**{name: getattr(annotation, name) for name in ANSWER_ROW.names})
+    annotation._state.adding = False
+    return annotation
 
 
 def _read_answer(project: Project, item_id: int, label_key: str | None, regions: list[dict] | None):
@@ -442,9 +461,9 @@ def _take_assignment_for_submit(project: Project, item: Item, assignment: Assign
         raise NotAssigned("This item is not assigned to you; ask for the next task.", item=item.pk)
     if assignment.status == Assignment.Status.SUBMITTED:
         raise NotAssigned("You have already answered this item.", item=item.pk)
-    as_read = Assignment.objects.filter(pk=assignment.pk, status=assignment.status)
+    as_read = {"assignment_id": assignment.pk, "status": assignment.status}
     if assignment.status == Assignment.Status.ACTIVE or assignment.is_gold:
-        if not as_read.update(status=Assignment.Status.SUBMITTED):
+        if not CLAIM_SUBMITTED.run(**as_read):
             raise NotAssigned("This item was just submitted from another tab.", item=item.pk)
         return assignment
     # A lapsed, released or skipped claim: take the item back if it is still free,
@@ -454,9 +473,20 @@ def _take_assignment_for_submit(project: Project, item: Item, assignment: Assign
     )
     if not taken:
         raise NotAssigned("Your claim on this item lapsed and someone else took it; ask for the next task.", item=item.pk)
-    if not as_read.update(status=Assignment.Status.SUBMITTED):
+    if not CLAIM_SUBMITTED.run(**as_read):
         raise NotAssigned("This item was just submitted from another tab.", item=item.pk)
     return assignment
+
+
+def _label_counted(*conditions):
+    return PreparedUpdate(lambda: (
+        Project.objects.filter(*conditions, pk=Param("project_id")),
+        {"labels_since_round": F("labels_since_round") + 1},
+    ))
+
+
+LABEL_COUNTED = _label_counted()
+LABEL_COUNTED_BELOW = _label_counted(Q(labels_since_round__lt=Param("below")))
 
 
 def count_label_for_training(project: Project) -> None:
@@ -466,13 +496,13 @@ def count_label_for_training(project: Project) -> None:
     their whole transaction."""
     from activelearning.services import request_round
 
-    row = Project.objects.filter(pk=project.pk)
     if project.retrain_trigger != Project.Trigger.LABELS:
-        row.update(labels_since_round=F("labels_since_round") + 1)
+        LABEL_COUNTED.run(project_id=project.pk)
         return
     # One statement for all but the label that reaches the trigger.
-    if row.filter(labels_since_round__lt=project.retrain_every - 1).update(labels_since_round=F("labels_since_round") + 1):
+    if LABEL_COUNTED_BELOW.run(project_id=project.pk, below=project.retrain_every - 1):
         return
+    row = Project.objects.filter(pk=project.pk)
     if row.filter(labels_since_round__gte=project.retrain_every - 1).update(labels_since_round=0):
         transaction.on_commit(lambda: request_round(project.pk, reason="labels"))
 

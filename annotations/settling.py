@@ -10,6 +10,7 @@ from django.db.models import Q
 from .formats.regions import geometry_to_region, region_to_geometry
 from .models import Annotation, Consensus, Item, LabelClass, Project, Region
 from .prepared import PreparedQuery
+from .prepared_writes import Param, PreparedUpdate
 from .quality.consensus import majority_vote, region_consensus
 
 
@@ -112,10 +113,15 @@ def _store(item: Item, project: Project, **fields) -> Consensus:
     return consensus
 
 
+SETTLED = PreparedUpdate(lambda: (
+    Item.objects.filter(pk=Param("item_id")),
+    {"status": Item.Status.LABELED, "final_class_id": Param("final_class_id"),
+     "final_annotator_id": Param("final_annotator_id"), "final_at": Param("final_at")},
+))
+
+
 def _settle(item: Item, label_class_id, annotator_id, at) -> None:
-    Item.objects.filter(pk=item.pk).update(
-        status=Item.Status.LABELED, final_class_id=label_class_id, final_annotator_id=annotator_id, final_at=at
-    )
+    SETTLED.run(item_id=item.pk, final_class_id=label_class_id, final_annotator_id=annotator_id, final_at=at)
 
 
 def _unsettle(item: Item) -> None:
