@@ -105,3 +105,22 @@ def test_a_rolled_back_or_closed_transaction_lets_the_next_writer_in(scratch):
     done.start()
     done.join(5)
     assert not done.is_alive() and rows(scratch) == ["next"]
+
+
+def test_statements_are_converted_to_sqlite_placeholders_once_and_as_django_does(scratch):
+    from labeler.sqlite_backend import base
+
+    base._remembered_qmark.cache_clear()
+    query = "SELECT who || %s || '%%' FROM log WHERE who = %s"
+    with scratch["scratch"].cursor() as cursor:
+        cursor.execute("INSERT INTO log (who) VALUES (%s)", ["a"])
+        for _ in range(3):
+            cursor.execute(query, ["-", "a"])
+            assert cursor.fetchall() == [("a-%",)]
+        cursor.execute("SELECT %(x)s || who FROM log", {"x": "named "})
+        assert cursor.fetchall() == [("named a",)]
+        long_query = "SELECT %s" + " " * base.REMEMBERED_LENGTH
+        cursor.execute(long_query, [1])
+        assert cursor.fetchall() == [(1,)]
+    remembered = base._remembered_qmark.cache_info()
+    assert (remembered.hits, remembered.currsize) == (2, 2)  # the repeated query, converted once

@@ -11,7 +11,12 @@ worker) still meet in SQLite's own lock, as before.
 
 A thread that waits longer than `LABELER_DB_LOCK_TIMEOUT_S` gets "database is locked",
 answered 503 (labeler/db_busy.py), as when SQLite's busy timeout runs out.
+
+Its cursors also remember each statement's conversion from Django's `%s` placeholders
+to SQLite's `?`: Django runs a regular expression over every statement it sends, and the
+request path sends the same few statements again and again.
 """
+import functools
 import threading
 
 from django.conf import settings
@@ -21,8 +26,33 @@ from django.db.backends.sqlite3 import base
 _WRITER = threading.Lock()
 
 
+# Bounded: at most this many statements of at most this length (bulk inserts, longer
+# and each of its own size, are converted every time).
+REMEMBERED_STATEMENTS = 1024
+REMEMBERED_LENGTH = 4000
+
+
+@functools.lru_cache(maxsize=REMEMBERED_STATEMENTS)
+def _remembered_qmark(query: str) -> str:
+    return _qmark(query)
+
+
+def _qmark(query: str) -> str:
+    return base.FORMAT_QMARK_REGEX.sub("?", query).replace("%%", "%")
+
+
+class CursorWrapper(base.SQLiteCursorWrapper):
+    def convert_query(self, query, *, param_names=None):
+        if param_names is not None:
+            return super().convert_query(query, param_names=param_names)
+        return _remembered_qmark(query) if len(query) <= REMEMBERED_LENGTH else _qmark(query)
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
     _holds_writer = False
+
+    def create_cursor(self, name=None):
+        return self.connection.cursor(factory=CursorWrapper)
 
     def _start_transaction_under_autocommit(self):
         self._take_writer()
