@@ -155,7 +155,8 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    # In memory, passed on to the installation's other processes (labeler/fanout_layer.py).
+    CHANNEL_LAYERS = {"default": {"BACKEND": "labeler.fanout_layer.FanOutChannelLayer"}}
 
 HUEY_IMMEDIATE = env_bool("HUEY_IMMEDIATE", False)
 if REDIS_URL:

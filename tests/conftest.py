@@ -22,6 +22,10 @@ HUEY.immediate = True
 _default_db = settings.DATABASES["default"]
 if "sqlite" in _default_db["ENGINE"] and not _default_db.setdefault("TEST", {}).get("NAME"):
     _default_db["TEST"]["NAME"] = str(Path(tempfile.gettempdir()) / f"labeler-tests-{os.getpid()}.sqlite3")
+# The tests' pages listen for other processes' events in a directory of this run's own:
+# a server running from the same checkout must not hear the tests' events, nor they its.
+if settings.CHANNEL_LAYERS["default"]["BACKEND"] == "labeler.fanout_layer.FanOutChannelLayer":
+    settings.CHANNEL_LAYERS["default"]["CONFIG"] = {"directory": tempfile.mkdtemp(prefix="labeler-test-layer-")}
 # Real password hashing costs ~0.3 s per user; the suite makes hundreds.
 settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

@@ -1,13 +1,16 @@
 """Run the web server (daphne) and, unless told otherwise, the job workers in the same
-process: the embedded mode, where the in-memory channel layer reaches every page."""
+process: the embedded mode. With `--processes N`, N such processes share the port
+(labeler/web_processes.py), the first with the job workers."""
+import argparse
 import logging
 import os
 import sys
+from pathlib import Path
 
 from daphne.endpoints import build_endpoint_description_strings
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
 from labeler.daphne_flow import FlowControlledServer
@@ -24,19 +27,29 @@ class Command(BaseCommand):
         parser.add_argument("--no-worker", action="store_true", help="Run jobs elsewhere (`manage.py run_huey`).")
         parser.add_argument("--workers", type=int, default=None, help="Job worker threads (default from WORKER_THREADS).")
         parser.add_argument(
+            "--processes", type=int, default=None,
+            help="Web processes sharing the port (default LABELER_WEB_PROCESSES, or 1): one per core serves "
+            "more annotators at once.",
+        )
+        parser.add_argument("--fd", type=int, default=None, help=argparse.SUPPRESS)  # a shared socket's descriptor
+        parser.add_argument(
             "--bootstrap", action="store_true",
             help="First do what `manage.py bootstrap` does, in this process (`make run`: one start of Python "
             "and Django instead of two).",
         )
 
-    def handle(self, *args, host: str, port: int, no_worker: bool, workers: int | None, bootstrap: bool, **options):
+    def handle(self, *args, host: str, port: int, no_worker: bool, workers: int | None, bootstrap: bool,
+               processes: int, fd: int | None, **options):
         from huey.contrib.djhuey import HUEY
 
         from labeler.asgi import application
 
+        processes = processes or _processes_from_environment()
         if bootstrap:
             call_command("bootstrap", stdout=self.stdout, stderr=self.stderr)
             connections.close_all()
+        if processes > 1 and fd is None:
+            sys.exit(self._supervise(host, port, processes, no_worker, workers))
         consumer = None
         started = []
         if not no_worker and not HUEY.immediate:
@@ -55,13 +68,18 @@ class Command(BaseCommand):
             consumer.start()
             started.append(consumer)
 
-        url = f"http://{host}:{port}/"
-        self.stdout.write(f"Serving on {url} (jobs: {'in this process' if consumer else 'external workers'})", ending="\n")
-        self.stdout.flush()
+        if fd is None:
+            url = f"http://{host}:{port}/"
+            jobs = "in this process" if consumer else "external workers"
+            self.stdout.write(f"Serving on {url} (jobs: {jobs})", ending="\n")
+            self.stdout.flush()
+            endpoints = build_endpoint_description_strings(host=host, port=port)
+        else:
+            endpoints = build_endpoint_description_strings(file_descriptor=fd)
         try:
             FlowControlledServer(
                 application=application,
-                endpoints=build_endpoint_description_strings(host=host, port=port),
+                endpoints=endpoints,
                 signal_handlers=True,
                 verbosity=0,
                 ready_callable=start_jobs if consumer is not None else None,
@@ -75,6 +93,27 @@ class Command(BaseCommand):
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(0)
+
+
+    def _supervise(self, host: str, port: int, processes: int, no_worker: bool, workers: int | None) -> int:
+        from labeler.web_processes import Supervisor, listening_socket
+
+        sock = listening_socket(host, port)
+        base = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "serve", "--fd", str(sock.fileno())]
+        if workers:
+            base += ["--workers", str(workers)]
+        commands = [base + (["--no-worker"] if n > 0 or no_worker else []) for n in range(processes)]
+        jobs = "external workers" if no_worker else "in the first web process"
+        self.stdout.write(f"Serving on http://{host}:{port}/ ({processes} web processes; jobs: {jobs})", ending="\n")
+        self.stdout.flush()
+        return Supervisor(commands, sock).run()
+
+
+def _processes_from_environment() -> int:
+    value = os.environ.get("LABELER_WEB_PROCESSES", "1")
+    if not value.isdigit() or int(value) < 1:
+        raise CommandError(f"LABELER_WEB_PROCESSES must be a whole number of 1 or more, not {value!r}.")
+    return int(value)
 
 
 def proxy_headers() -> dict:
