@@ -15,7 +15,7 @@ fixed schedule, so the latencies are those of a server given that load, not of o
 to its limit (where, by Little's law, 20 annotators with no pause wait 20 / throughput
 seconds per label whatever the server does).
 
-    .venv/bin/python bench/http_latency.py [--backend sqlite|postgres] [--items 1000000]
+    .venv/bin/python bench/http_latency.py [--backend sqlite|postgres] [--items 1000000] [--processes 2]
 
 Prints one JSON object to stdout; progress goes to stderr.
 """
@@ -252,6 +252,9 @@ def main() -> None:
     parser.add_argument("--web-processes", type=int, default=1,
                         help="1: `manage.py serve` (embedded, jobs in-process); N > 1: N `serve --no-worker` "
                              "processes and Redis (the README's scale-out mode), annotators spread over them")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="with one --web-processes: `manage.py serve --processes N` (N processes on one port, "
+                             "jobs in the first; no Redis needed)")
     parser.add_argument("--rate", type=float, default=100,
                         help="labels per second the 20 annotators offer together in the paced run (0: skip it)")
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7"))
@@ -281,7 +284,7 @@ def main() -> None:
         build_s = time.perf_counter() - t0
         ports = [free_port() for _ in range(args.web_processes)]
         if args.web_processes == 1:
-            procs.start("serve", env, "serve", "--port", str(ports[0]))
+            procs.start("serve", env, "serve", "--processes", str(args.processes), "--port", str(ports[0]))
         else:
             for n, port in enumerate(ports):
                 procs.start(f"serve-{n}", {**env, "REDIS_URL": args.redis_url}, "serve", "--no-worker",
@@ -311,7 +314,8 @@ def main() -> None:
         output = {
             "benchmark": "next-task (claim want=2) and submit over HTTP",
             "date": datetime.now(UTC).isoformat(timespec="seconds"),
-            "server": "manage.py serve (daphne + in-process job workers)" if args.web_processes == 1 else
+            "server": f"manage.py serve --processes {args.processes} (daphne; job workers in the first process)"
+                      if args.web_processes == 1 else
                       f"{args.web_processes} x manage.py serve --no-worker (daphne) + Redis, annotators spread over them",
             "backend": f"PostgreSQL {pg.version()}" if pg else "SQLite (WAL)",
             "machine": {"nproc": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},

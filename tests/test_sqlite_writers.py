@@ -1,6 +1,8 @@
 """SQLite write transactions of one process queue for a lock of the process
 (labeler/sqlite_backend): the next writer begins when the last ends, and one that waits
 too long is told the database is busy."""
+import subprocess
+import sys
 import threading
 import time
 
@@ -105,6 +107,47 @@ def test_a_rolled_back_or_closed_transaction_lets_the_next_writer_in(scratch):
     done.start()
     done.join(5)
     assert not done.is_alive() and rows(scratch) == ["next"]
+
+
+# Another process holding the writer lock for `seconds` (a second web process, a worker).
+HOLDER = """
+import fcntl, sys, time
+fd = open(sys.argv[1], "a+")
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("held", flush=True)
+time.sleep(float(sys.argv[2]))
+"""
+
+
+def _held_by_another_process(handler, seconds: float) -> subprocess.Popen:
+    path = handler["scratch"].settings_dict["NAME"] + "-writer.lock"
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, path, str(seconds)], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def test_a_writer_waits_for_another_processs_writer(scratch):
+    holder = _held_by_another_process(scratch, 0.8)
+    t0 = time.monotonic()
+    write(scratch, "after the other process")
+    waited = time.monotonic() - t0
+    holder.wait(10)
+    assert waited > 0.5 and rows(scratch) == ["after the other process"]
+
+
+def test_a_writer_waiting_too_long_for_another_process_is_told_the_database_is_busy(scratch, settings):
+    settings.DB_LOCK_TIMEOUT_S = 0.3
+    holder = _held_by_another_process(scratch, 3)
+    try:
+        with pytest.raises(OperationalError, match="another process") as failed:
+            begin(scratch["scratch"])
+        assert is_database_busy(failed.value)
+        scratch["scratch"].set_autocommit(True)
+    finally:
+        holder.kill()
+        holder.wait(10)
+    write(scratch, "once it has gone")  # the process's own lock was let go too
+    assert rows(scratch) == ["once it has gone"]
 
 
 def test_statements_are_converted_to_sqlite_placeholders_once_and_as_django_does(scratch):
