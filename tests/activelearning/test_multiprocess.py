@@ -14,6 +14,7 @@ import os
 import sys
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -76,11 +77,12 @@ def backend():
         database.drop()
 
 
-@pytest.fixture
-def deployment(backend, tmp_path):
-    """Two web processes and two workers; yields (web urls, token, env, database url)."""
-    env = {
-        **{k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "WORKER_THREADS", "LABELER_SENTIMENT_DIR")},
+def deployment_env(tmp_path, backend: dict, drop: tuple = ()) -> dict:
+    """The environment every process of a test deployment gets: a fresh var dir, jobs
+    through the real queue, this test's `backend` settings (without those in `drop`)."""
+    left_out = ("SECRET_KEY", "WORKER_THREADS", "LABELER_SENTIMENT_DIR", *drop)
+    return {
+        **{k: v for k, v in os.environ.items() if k not in left_out},
         **backend,
         "LABELER_VAR_DIR": str(tmp_path / "var"),
         "DJANGO_SETTINGS_MODULE": "labeler.settings",
@@ -89,10 +91,20 @@ def deployment(backend, tmp_path):
         "DEBUG": "0",
         "HUEY_IMMEDIATE": "0",
     }
+
+
+def bootstrapped_token(env: dict) -> str:
+    """Migrate the deployment's database; a staff user's API token."""
     manage(env, "bootstrap", "--no-demo", timeout=120)
-    token = manage(env, "shell", "-c", CREATE_USER, timeout=60).strip().splitlines()[-1]
-    procs = Processes(tmp_path)
-    try:
+    return manage(env, "shell", "-c", CREATE_USER, timeout=60).strip().splitlines()[-1]
+
+
+@pytest.fixture
+def deployment(backend, tmp_path):
+    """Two web processes and two workers; yields (web urls, token, env, database url)."""
+    env = deployment_env(tmp_path, backend)
+    token = bootstrapped_token(env)
+    with stopped_after(Processes(tmp_path)) as procs:
         webs = []
         for name in ("web-a", "web-b"):
             port = free_port()
@@ -103,6 +115,14 @@ def deployment(backend, tmp_path):
         for base in webs:
             _wait_until_up(base, token, procs, timeout=60)
         yield webs, token, env, backend["DATABASE_URL"]
+
+
+@contextmanager
+def stopped_after(procs: Processes):
+    """The processes, stopped afterwards; their logs' tails printed when something failed,
+    and a failure when one of them exited meanwhile."""
+    try:
+        yield procs
         procs.check()
     except BaseException:
         print(procs.tails())

@@ -12,39 +12,28 @@ import psutil
 import pytest
 from websockets.asyncio.client import connect
 
-from bench.loop_latency import CREATE_USER, Listener, Processes, _wait_until_up, free_port, manage
-from tests.activelearning.test_multiprocess import _make_project, _wait_idle
+from bench.loop_latency import Listener, Processes, _wait_until_up, free_port
+from tests.activelearning.test_multiprocess import (
+    _make_project,
+    _wait_idle,
+    bootstrapped_token,
+    deployment_env,
+    stopped_after,
+)
 
 MAX_PAGES = 40
 
 
 @pytest.fixture
 def two_processes(tmp_path):
-    env = {
-        **{k: v for k, v in os.environ.items()
-           if k not in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "WORKER_THREADS", "LABELER_SENTIMENT_DIR")},
-        "LABELER_VAR_DIR": str(tmp_path / "var"),
-        "DJANGO_SETTINGS_MODULE": "labeler.settings",
-        "PYTHONUNBUFFERED": "1",
-        "LOG_LEVEL": "WARNING",
-        "DEBUG": "0",
-        "HUEY_IMMEDIATE": "0",
-    }
-    manage(env, "bootstrap", "--no-demo", timeout=120)
-    token = manage(env, "shell", "-c", CREATE_USER, timeout=60).strip().splitlines()[-1]
-    procs = Processes(tmp_path)
+    env = deployment_env(tmp_path, {}, drop=("DATABASE_URL", "REDIS_URL"))  # embedded: SQLite, no Redis
+    token = bootstrapped_token(env)
     port = free_port()
-    try:
+    with stopped_after(Processes(tmp_path)) as procs:
         supervisor = procs.start("web", env, "serve", "--processes", "2", "--port", str(port))
         base = f"http://127.0.0.1:{port}"
         _wait_until_up(base, token, procs, timeout=90)
         yield base, token, psutil.Process(supervisor.pid), port
-        procs.check()
-    except BaseException:
-        print(procs.tails())
-        raise
-    finally:
-        procs.stop_all()
 
 
 def _pages_per_process(supervisor: psutil.Process, port: int) -> dict[int, int]:
