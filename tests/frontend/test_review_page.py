@@ -300,6 +300,47 @@ def test_ties_are_corrected_and_decided_from_the_keyboard(page, app_server, revi
     assert decided["item"]["final_label"] == "positive"
 
 
+def test_a_reason_being_typed_survives_a_reload_that_lands_meanwhile(page, app_server, reviewer_api):
+    """Approving an answer reloads the item; a reviewer quick enough to open the next
+    answer's reason before the reload lands keeps every key typed."""
+    project_id = build_in_server(app_server, TIES)
+    login(page, "reviewer")
+    open_review(page, project_id, "?reason=consensus")
+    expect(page.locator("#review-detail")).to_have_attribute("data-item-id", ANY_ITEM)
+    item = page.locator("#review-detail").get_attribute("data-item-id")
+    held = []
+    item_url = re.compile(rf".*/review/items/{item}/$")
+
+    def hold(route):  # the reload waits for the test
+        held.append(route)
+
+    page.route(item_url, hold)
+
+    positive, negative = answer_card(page, "annotator"), answer_card(page, "annotator2")
+    positive.focus()
+    page.keyboard.press("a")
+    for _ in range(200):  # the approval is stored, then the page asks for the item again
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held, "the item was not reloaded after the approval"
+    negative.focus()
+    page.keyboard.press("r")
+    reason = negative.locator(".reject-reason")
+    expect(reason).to_be_focused()
+    page.keyboard.type("The guest was")
+    held[0].continue_()  # the reload lands while the form is open
+    page.unroute(item_url, hold)
+    page.wait_for_timeout(500)
+    page.keyboard.type(" not pleased.")
+    expect(reason).to_have_value("The guest was not pleased.")
+    page.keyboard.press("Enter")
+    expect(negative).to_have_attribute("data-review-status", "rejected")
+    expect(positive).to_have_attribute("data-review-status", "approved")  # the closed form loaded the item again
+    stored = reviewer_api.get(f"/api/projects/{project_id}/review/items/{item}/")
+    assert stored["history"][-1]["detail"]["reason"] == "The guest was not pleased."
+
+
 def test_shapes_of_two_annotators_are_overlaid_and_one_answer_corrects_the_other(page, app_server, reviewer_api):
     project_id = make_project(app_server, "Review shapes", "detection", ["car", "person"], images=1, split="pool")
     app_server.admin.post(f"/api/projects/{project_id}/members/", {"username": "annotator2", "role": "annotator"})

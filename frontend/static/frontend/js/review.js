@@ -272,6 +272,12 @@ async function loadItem({ focus = false } = {}) {
   try {
     const detail = await api(urls.item(itemId));
     if (token !== itemToken) return;
+    if (state.mode) {
+      // A form opened while this was loading: drawing the item again would wipe what is
+      // being typed in it. Closing the form loads the item again (endMode).
+      state.stale = true;
+      return;
+    }
     state.detail = detail;
     state.stale = false;
     renderDetail({ focus });
