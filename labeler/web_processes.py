@@ -49,7 +49,7 @@ class Supervisor:
             while not self.stopping.wait(0.5):
                 for index, (child, started) in enumerate(self.children):
                     exited = child.poll()
-                    if exited is None:
+                    if exited is None or self.stopping.is_set():  # Ctrl-C reaches the children too
                         continue
                     if time.monotonic() - started < EARLY_EXIT_S:
                         logger.error("web process %d exited with %s at start; stopping", child.pid, exited)
