@@ -8,6 +8,7 @@ each run's value goes; a run fills the placeholders, converting each value as th
 model field would (a datetime, a UUID or JSON for this database), and executes.
 """
 import threading
+from abc import ABC, abstractmethod
 from types import SimpleNamespace
 
 from django.db import connection
@@ -33,16 +34,16 @@ class Param(Expression):
         return "%s", [_Slot(self.name)]
 
 
-class _Statement:
+class _Statement(ABC):
     """SQL with marked places, per vendor, and the fields that convert each place's value."""
 
     def __init__(self):
         self._compiled: dict[str, tuple[str, list]] = {}
         self._lock = threading.Lock()
 
+    @abstractmethod
     def _compile(self) -> tuple[str, tuple, dict]:
         """The SQL, its parameters (`_Slot`s where values go) and the field of each slot."""
-        raise NotImplementedError
 
     def _prepared(self) -> tuple[str, list]:
         compiled = self._compiled.get(connection.vendor)

@@ -98,3 +98,13 @@ def test_time_stamps_must_be_named_and_columns_must_exist():
 def test_a_run_without_a_value_names_the_missing_one():
     with pytest.raises(TypeError, match="overlap"):
         TAKE.run(item_id=1)
+
+
+def test_a_statement_kind_must_say_how_it_compiles():
+    from annotations.prepared_writes import _Statement
+
+    class Incomplete(_Statement):
+        pass
+
+    with pytest.raises(TypeError, match="_compile"):
+        Incomplete()
