@@ -308,6 +308,8 @@ def release_claims(user: User, project: Project, keep: list[int]) -> int:
 
 
 def resolve_class(project: Project, key: str) -> LabelClass:
+    if not isinstance(key, str):  # a body that is JSON but not through a serializer
+        raise InvalidInput(f"`label` is a class key, as text; got {type(key).__name__}.")
     label = CLASS_BY_KEY.first(ontology_id=project.ontology_id, key=key)
     if label is None:
         known = ", ".join(LabelClass.objects.filter(ontology_id=project.ontology_id).values_list("key", flat=True))

@@ -70,7 +70,7 @@ def _build_here(items: int) -> None:
     build_project(items, annotators=1)
 
 
-def measure(pairs: int) -> dict:
+def measure(pairs: int, show_sql: bool = False) -> dict:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
     from rest_framework.authtoken.models import Token
@@ -94,6 +94,10 @@ def measure(pairs: int) -> dict:
             spent = time.process_time() - t0
         if response.status_code not in (200, 201):
             raise RuntimeError(f"{kind} answered {response.status_code}: {response.content[:300]!r}")
+        if show_sql and record and not statements[kind]:
+            print(f"-- {kind}: {len(queries.captured_queries)} statements", file=sys.stderr)
+            for query in queries.captured_queries:
+                print(f"{query['sql'][:400]}", file=sys.stderr)
         if record:
             cpu[kind].append(spent)
             statements[kind].append(len(queries.captured_queries))
@@ -115,6 +119,7 @@ def main() -> None:
     parser.add_argument("--db", type=Path, required=True, help="the prebuilt SQLite database (built when missing)")
     parser.add_argument("--items", type=int, default=1_000_000)
     parser.add_argument("--pairs", type=int, default=200)
+    parser.add_argument("--show-sql", action="store_true", help="print one claim's and one submit's statements to stderr")
     parser.add_argument("--repo", type=Path, default=HERE.parent, help="the checkout whose code is measured")
     args = parser.parse_args()
     if not args.db.exists():
@@ -125,7 +130,7 @@ def main() -> None:
         shutil.copy(args.db, var / "labeler.sqlite3")
         (var / "secret_key").write_text("request-cpu-bench")
         setup_django(args.repo.resolve(), var)
-        result = measure(args.pairs)
+        result = measure(args.pairs, args.show_sql)
     print(json.dumps({"repo": str(args.repo.resolve()), "pairs": args.pairs, **result,
                       "load_1min": round(os.getloadavg()[0], 1)}))
 

@@ -10,10 +10,11 @@ on top of the 11 ms the view and middleware themselves cost.
 Here the server's loop reads the request body, then hands the whole request, middleware
 and view, to one thread in one crossing, through Django's WSGI handler. The threads are
 kept ("lanes", `LABELER_WEB_THREADS` of them), so each keeps its database connection
-between requests (`CONN_MAX_AGE`). Response bodies still go out through the server's
-`send`, one block at a time and waiting while the client's connection is full
-(labeler/daphne_flow.py), and a client that goes away stops a streamed response at the
-next block.
+between requests (`CONN_MAX_AGE`). A response of one block (every API answer) goes
+back to the loop with the thread's result and is sent from there, the thread already
+free. A longer one is streamed from the thread through the server's `send`, one block at
+a time and waiting while the client's connection is full (labeler/daphne_flow.py), and a
+client that goes away stops it at the next block.
 """
 import asyncio
 import threading
@@ -73,10 +74,12 @@ class WSGIBridge:
             lane = await self.lanes.borrow()
             try:
                 async with ThreadSensitiveContext(executor=lane):
-                    await SyncToAsync(exchange.run)(self.handler)
+                    whole = await SyncToAsync(exchange.run)(self.handler)
             finally:
                 self.lanes.give_back(lane)
                 watcher.cancel()
+            if whole:
+                await exchange._send_all(*whole)
         finally:
             body.close()
 
@@ -143,27 +146,32 @@ class _Exchange:
         environ["CONTENT_LENGTH"] = str(size)
         return environ
 
-    def run(self, handler) -> None:
+    def run(self, handler) -> list[dict]:
+        """Handle the request. A response of one block is returned, headers and body, for
+        the server's loop to send once this thread is done: one crossing fewer than
+        sending it from here. A longer one is streamed from here, and [] returned."""
         try:
             environ = self.environ()
         except ValueError as exc:  # asgiref refuses too many repeats of one header
             self.start_response("400 Bad Request", [("Content-Type", "text/plain")])
-            self._send_blocking(self.start, {"type": "http.response.body", "body": str(exc).encode()})
-            return
+            return [self.start, {"type": "http.response.body", "body": str(exc).encode(), "more_body": False}]
         response = handler(environ, self.start_response)
         try:
-            self._stream(iter(response))
+            blocks = iter(response)
+            first = next(blocks, None)
+            following = next(blocks, None) if first is not None else None
+            if following is None:
+                return [self.start, {"type": "http.response.body", "body": first or b"", "more_body": False}]
+            self._stream(first, following, blocks)
+            return []
         finally:
             close = getattr(response, "close", None)
             if close is not None:
                 close()  # request_finished: Django returns the database connection
 
-    def _stream(self, blocks) -> None:
-        """The first block goes with the headers, the last with the end of the body: a
-        plain response is one crossing to the event loop."""
-        block = next(blocks, None)
+    def _stream(self, block, following, blocks) -> None:
+        """The first block goes with the headers, the last with the end of the body."""
         while block is not None:
-            following = next(blocks, None)
             message = {"type": "http.response.body", "body": block, "more_body": following is not None}
             if self.start is not None:
                 self._send_blocking(self.start, message)
@@ -172,6 +180,4 @@ class _Exchange:
                 self._send_blocking(message)
             if self.gone.is_set():
                 return
-            block = following
-        if self.start is not None:  # an empty body
-            self._send_blocking(self.start, {"type": "http.response.body"})
+            block, following = following, next(blocks, None) if following is not None else None

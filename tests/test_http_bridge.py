@@ -48,6 +48,29 @@ async def test_a_plain_response_goes_out_as_headers_and_whole_body():
 
 
 @pytest.mark.asyncio
+async def test_a_one_block_response_is_sent_after_its_lane_is_free_and_a_longer_one_streams_from_the_lane():
+    lanes_free = []
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"one", b"two", b"three"] if environ["PATH_INFO"] == "/long" else [b"whole"]
+
+    async def send(message):
+        lanes_free.append(bridge.lanes._queue().qsize())
+        sent.append(message)
+
+    bridge = WSGIBridge(app, threads=1)
+    for path, bodies in (("/", [b"whole"]), ("/long", [b"one", b"two", b"three"])):
+        sent, lanes_free = [], []
+        talk = ApplicationCommunicator(bridge, {**scope(), "path": path})
+        await talk.send_input({"type": "http.request", "body": b""})
+        await bridge(talk.scope, talk.input_queue.get, send)
+        assert [m.get("body") for m in sent[1:]] == bodies
+        assert [m["more_body"] for m in sent[1:]] == [True] * (len(bodies) - 1) + [False]
+        assert set(lanes_free) == ({1} if path == "/" else {0})  # the one lane: given back, or still sending
+
+
+@pytest.mark.asyncio
 async def test_a_body_sent_in_pieces_without_a_length_reaches_the_app_whole():
     sent = await exchange(WSGIBridge(echo, threads=2), scope(method="POST"), b"chunk one, ", b"chunk two")
     assert sent[1]["body"] == b"got chunk one, chunk two"

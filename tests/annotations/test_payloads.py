@@ -1,5 +1,6 @@
 """The task and answer payloads, written directly for speed, say exactly what DRF's
 declared fields (the API schema) would say for every kind of task and answer."""
+import copy
 import uuid
 from datetime import timedelta
 
@@ -82,3 +83,44 @@ def test_answer_payloads_match_the_declared_fields():
         written = serializer.to_representation(answer)
         assert written == _as_declared(serializer, answer)
     assert AnnotationSerializer(drawn).data["regions"][0]["kind"] == "box"
+
+
+SUBMITS = [
+    {"item": 3, "label": "positive", "client_id": str(uuid.uuid4()), "duration_ms": 1200},
+    {"item": 3, "regions": [{"label": "car", "kind": "box", "geometry": [1, 2, 3, 4]}]},
+    {"item": 0, "label": "x" * 65, "client_id": "not-a-uuid", "duration_ms": -1},
+    {"label": "positive", "regions": "boxes"},
+    {"item": "seven", "regions": [1, 2]},
+    {"item": 2**63},
+]
+
+
+def _fresh_copy(serializer_class):
+    """The same declarations in a plain serializer, whose fields DRF builds per instance."""
+    return type(f"Plain{serializer_class.__name__}", (serializers.Serializer,), {
+        name: copy.deepcopy(field) for name, field in serializer_class._declared_fields.items()
+    })
+
+
+@pytest.mark.parametrize("body", SUBMITS)
+def test_submit_validation_with_fields_built_once_matches_drf(body):
+    from annotations.serializers import SubmitSerializer
+
+    plain = _fresh_copy(SubmitSerializer)(data=body)
+    for _ in range(2):  # the second instance uses the fields the first one built
+        shared = SubmitSerializer(data=body)
+        assert shared.is_valid() == plain.is_valid()
+        assert shared.errors == plain.errors
+        assert shared.validated_data == plain.validated_data
+
+
+def test_instances_with_fields_built_once_keep_their_own_data():
+    from annotations.serializers import ClaimSerializer, SubmitSerializer
+
+    first, second = SubmitSerializer(data={"item": 1, "label": "a"}), SubmitSerializer(data={"item": "x"})
+    assert first.fields is second.fields
+    assert first.is_valid() and not second.is_valid()
+    assert first.validated_data == {"item": 1, "label": "a"} and set(second.errors) == {"item"}
+    assert ClaimSerializer(data={}).is_valid() and ClaimSerializer(data={}).fields is not first.fields
+    claim = ClaimSerializer(data={"want": 3, "release_except": [4]})
+    assert claim.is_valid() and claim.validated_data == {"want": 3, "release_except": [4]}

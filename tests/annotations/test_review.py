@@ -185,6 +185,14 @@ def test_correct_with_an_unknown_class_changes_nothing(cast, project):
     assert Annotation.objects.get(pk=answer["id"]).review_status == "pending"
 
 
+@pytest.mark.parametrize("label", [["negative"], {"key": "negative"}, 7])
+def test_correct_with_a_label_that_is_not_text_is_refused_and_changes_nothing(cast, project, label):
+    answer = label_one(client_for(cast["annotator"]), project, label="positive")
+    response = decide(client_for(cast["reviewer"]), project, answer["id"], "correct", label=label)
+    assert response.status_code == 400 and "class key, as text" in response.json()["detail"]
+    assert Annotation.objects.get(pk=answer["id"]).review_status == "pending"
+
+
 def test_a_tie_waits_for_a_reviewer_who_decides_it(cast, project):
     project.overlap = 2
     project.save(update_fields=["overlap"])
