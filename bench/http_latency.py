@@ -1,6 +1,6 @@
 """Next-task (claim) and submit latency over HTTP on a 1,000,000-item project.
 
-The server runs as users run it: `manage.py serve` (daphne, job workers in-process) on a
+The server runs as users run it: `manage.py serve` (granian, job workers in-process) on a
 fresh var dir, SQLite by default or a fresh PostgreSQL database (`--backend postgres`,
 dropped afterwards). The project (`--items` unlabeled text items, 20 annotators with
 tokens) is written with bulk inserts before the server starts; `retrain_every` is out of
@@ -314,9 +314,9 @@ def main() -> None:
         output = {
             "benchmark": "next-task (claim want=2) and submit over HTTP",
             "date": datetime.now(UTC).isoformat(timespec="seconds"),
-            "server": f"manage.py serve --processes {args.processes} (daphne; job workers in the first process)"
+            "server": f"manage.py serve --processes {args.processes} (granian; job workers in the first process)"
                       if args.web_processes == 1 else
-                      f"{args.web_processes} x manage.py serve --no-worker (daphne) + Redis, annotators spread over them",
+                      f"{args.web_processes} x manage.py serve --no-worker (granian) + Redis, annotators spread over them",
             "backend": f"PostgreSQL {pg.version()}" if pg else "SQLite (WAL)",
             "machine": {"nproc": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
             "loadavg_1m": {"start": round(load_before, 2), "end": round(os.getloadavg()[0], 2)},

@@ -2,7 +2,7 @@
 the web process, with its peak memory.
 
 Starts the server as users run it in production mode for a separate worker
-(`manage.py serve --no-worker`, daphne; the rounds an import asks for wait in the queue
+(`manage.py serve --no-worker`, granian; the rounds an import asks for wait in the queue
 and do not run beside the measurement), on SQLite or on `--database-url`. Then:
 - import: a `--rows`-row JSONL file, every row labeled, uploaded to the import endpoint
   (multipart, streamed from disk); rows per second;
@@ -175,7 +175,7 @@ def export_again(env: dict, work: Path, state: dict, args) -> None:
     """The JSONL export of the rows a first `--reuse` run imported, `--exports` times,
     each in a fresh server of this checkout."""
     result = {"bench": "import_export --reuse", "rows": state["rows"], "checkout": str(REPO),
-              "server": "manage.py serve --no-worker (daphne)", "database": "postgresql" if args.database_url else "sqlite",
+              "server": "manage.py serve --no-worker (granian)", "database": "postgresql" if args.database_url else "sqlite",
               "measured_at": datetime.now(UTC).isoformat(timespec="seconds"), "exports": []}
     for _ in range(args.exports):
         port = free_port()
@@ -234,7 +234,7 @@ def main() -> None:
     server = processes.start("web", env, "serve", "--no-worker", "--host", "127.0.0.1", "--port", str(port))
     result = {"bench": "import_export", "rows": args.rows, "file_mb": round(data.stat().st_size / 2**20, 1),
               "coco_images": args.coco_images, "boxes_per_image": args.boxes_per_image,
-              "server": "manage.py serve --no-worker (daphne)", "database": "postgresql" if args.database_url else "sqlite",
+              "server": "manage.py serve --no-worker (granian)", "database": "postgresql" if args.database_url else "sqlite",
               "measured_at": datetime.now(UTC).isoformat(timespec="seconds"), "load_before": os.getloadavg()}
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Token {token}"},

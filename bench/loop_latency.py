@@ -460,7 +460,7 @@ def run_one(label: str, mode: str, env_extra: dict, data: tuple, rounds: int) ->
         return {
             "loadavg_1m": {"start": round(load_before, 2), "end": round(os.getloadavg()[0], 2)},
             "server": (
-                "manage.py serve (daphne + in-process Huey worker threads)" if mode == "embedded"
+                "manage.py serve (granian + in-process Huey worker threads)" if mode == "embedded"
                 else "manage.py serve --no-worker + manage.py run_huey (separate worker process)"
             ),
             "setup_s": round(setup_s, 2),

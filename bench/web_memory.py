@@ -1,4 +1,4 @@
-"""Resident memory of the web process (`manage.py serve --no-worker`, daphne) on a large project.
+"""Resident memory of the web process (`manage.py serve --no-worker`, granian) on a large project.
 
 Two measurements:
 - imports: a fresh interpreter runs django.setup() and imports the URLconf, the ASGI
@@ -83,7 +83,7 @@ def main() -> None:
         "DEBUG": "0",
     }
     result = {"bench": "web_memory", "date": datetime.now(UTC).isoformat(timespec="seconds"),
-              "server": "manage.py serve --no-worker (daphne)", "database": "sqlite", "items": args.items,
+              "server": "manage.py serve --no-worker (granian)", "database": "sqlite", "items": args.items,
               "load_before": os.getloadavg()[0]}
     log("imports")
     result["imports"] = web_imports(env)

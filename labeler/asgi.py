@@ -5,11 +5,8 @@ import os
 
 import django
 
-from labeler import daphne_uploads
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "labeler.settings")
 django.setup(set_prefix=False)
-daphne_uploads.install()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

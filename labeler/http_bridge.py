@@ -13,8 +13,9 @@ kept ("lanes", `LABELER_WEB_THREADS` of them), so each keeps its database connec
 between requests (`CONN_MAX_AGE`). A response of one block (every API answer) goes
 back to the loop with the thread's result and is sent from there, the thread already
 free. A longer one is streamed from the thread through the server's `send`, one block at
-a time and waiting while the client's connection is full (labeler/daphne_flow.py), and a
-client that goes away stops it at the next block.
+a time, each `send` waiting while the client's connection is full (the server,
+labeler/http_server.py, sees to that), and a client that goes away stops it at the next
+block.
 """
 import asyncio
 import threading
@@ -25,8 +26,6 @@ from asgiref.sync import AsyncToSync, SyncToAsync, ThreadSensitiveContext
 from asgiref.wsgi import WsgiToAsgiInstance
 from django.conf import settings
 from django.core.handlers.wsgi import WSGIHandler
-
-from labeler.daphne_uploads import BODY_FILE
 
 
 class ClientGone(Exception):
@@ -85,25 +84,20 @@ class WSGIBridge:
 
 
 async def _read_body(receive):
-    """The request body as a file: the one the server spooled it to (labeler/
-    daphne_uploads.py), or one written here from the body's messages."""
-    body = None
+    """The request body as a file, written from its messages as they arrive: in memory
+    while small, on disk past FILE_UPLOAD_MAX_MEMORY_SIZE (an import may be 100 MB)."""
+    body = SpooledTemporaryFile(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE)
     try:
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
                 raise ClientGone
-            if BODY_FILE in message:
-                return message[BODY_FILE]
-            if body is None:
-                body = SpooledTemporaryFile(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE)
             body.write(message.get("body", b""))
             if not message.get("more_body", False):
                 body.seek(0)
                 return body
     except BaseException:
-        if body is not None:
-            body.close()
+        body.close()
         raise
 
 

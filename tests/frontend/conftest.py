@@ -1,5 +1,5 @@
 """Browser tests against the real server, started the way users start it: `manage.py
-bootstrap` then `manage.py serve` (daphne with the job workers in-process), in a
+bootstrap` then `manage.py serve` (granian with the job workers in-process), in a
 temporary var dir, driven by Debian's headless Chromium through Playwright.
 
 One server per session; each test gets a fresh browser context and logs in through the
@@ -125,7 +125,7 @@ def wait_for_idle_jobs(client: ApiClient, project_id: int, timeout: float = 30) 
 
 
 def _stop(process: subprocess.Popen, log_path: Path) -> None:
-    # Let requests of the pages just closed finish first: daphne stops its loop on
+    # Let requests of the pages just closed finish first: the server stops its loop on
     # SIGTERM, and a sync view still in flight then keeps the interpreter from exiting.
     time.sleep(0.5)
     process.terminate()

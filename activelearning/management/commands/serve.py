@@ -1,4 +1,4 @@
-"""Run the web server (daphne) and, unless told otherwise, the job workers in the same
+"""Run the web server (granian, labeler/http_server.py) and, unless told otherwise, the job workers in the same
 process: the embedded mode. With `--processes N`, N such processes share the port
 (labeler/web_processes.py), the first with the job workers."""
 import argparse
@@ -7,19 +7,18 @@ import os
 import sys
 from pathlib import Path
 
-from daphne.endpoints import build_endpoint_description_strings
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
-from labeler.daphne_flow import FlowControlledServer
+from labeler import http_server
 
 logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
-    help = "Serve HTTP and websockets with daphne, with job workers in-process (embedded mode)."
+    help = "Serve HTTP and websockets (granian), with job workers in-process (embedded mode)."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
@@ -63,8 +62,8 @@ class Command(BaseCommand):
             resume_queued_jobs(reclaim_running=not settings.REDIS_URL)
 
         def start_jobs():
-            # Called once daphne listens: a round already queued (bootstrap asks for one) would
-            # otherwise compete with the start-up for the GIL and SQLite's write lock.
+            # Called once the server listens: a round already queued (bootstrap asks for
+            # one) would otherwise compete with the start-up for the GIL and SQLite's lock.
             consumer.start()
             started.append(consumer)
 
@@ -73,27 +72,19 @@ class Command(BaseCommand):
             jobs = "in this process" if consumer else "external workers"
             self.stdout.write(f"Serving on {url} (jobs: {jobs})", ending="\n")
             self.stdout.flush()
-            endpoints = build_endpoint_description_strings(host=host, port=port)
-        else:
-            endpoints = build_endpoint_description_strings(file_descriptor=fd)
         try:
-            FlowControlledServer(
-                application=application,
-                endpoints=endpoints,
-                signal_handlers=True,
-                verbosity=0,
-                ready_callable=start_jobs if consumer is not None else None,
-                **proxy_headers(),
-            ).run()
+            http_server.serve(
+                application, host=host, port=port, fd=fd, behind_proxy=settings.LABELER_BEHIND_PROXY,
+                on_ready=start_jobs if consumer is not None else None,
+            )
         finally:
             if started:
                 consumer.stop(graceful=True)
-        # daphne has stopped; a request thread stuck in a sync view must not keep the
+        # The server has stopped; a request thread stuck in a sync view must not keep the
         # process alive after the user asked it to stop (the job state is in the database).
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(0)
-
 
     def _supervise(self, host: str, port: int, processes: int, no_worker: bool, workers: int | None) -> int:
         from labeler.web_processes import Supervisor, listening_socket
@@ -115,16 +106,3 @@ def _processes_from_environment() -> int:
         raise CommandError(f"LABELER_WEB_PROCESSES must be a whole number of 1 or more, not {value!r}.")
     return int(value)
 
-
-def proxy_headers() -> dict:
-    """Behind a proxy (LABELER_BEHIND_PROXY), take the client's address, port and scheme
-    from the proxy's X-Forwarded-* headers: otherwise every request seems to come from
-    the proxy, and the failed-login limit (counted per address) would lock out everyone
-    at once. Without a proxy the headers are ignored, as a client could forge them."""
-    if not settings.LABELER_BEHIND_PROXY:
-        return {}
-    return {
-        "proxy_forwarded_address_header": "X-Forwarded-For",
-        "proxy_forwarded_port_header": "X-Forwarded-Port",
-        "proxy_forwarded_proto_header": "X-Forwarded-Proto",
-    }
