@@ -1,5 +1,6 @@
 """One access function for projects, used by the API, the pages and the websocket."""
 from django.contrib.auth.models import AnonymousUser, User
+from django.db.models import OuterRef, Subquery
 from django.http import Http404
 
 from .models import Membership, Project
@@ -11,6 +12,13 @@ MEMBER_ROLE = PreparedQuery(
     "project_id", "user_id",
 )
 PROJECT_BY_ID = PreparedQuery(lambda project_id: Project.objects.filter(pk=project_id)[:1], "project_id")
+# The project and the member's role in one statement (`member_role` is None for outsiders).
+PROJECT_WITH_ROLE = PreparedQuery(
+    lambda project_id, user_id: Project.objects.filter(pk=project_id).annotate(
+        member_role=Subquery(Membership.objects.filter(project=OuterRef("pk"), user_id=user_id).values("role")[:1])
+    )[:1],
+    "project_id", "user_id",
+)
 ROLE_RANK = {Membership.Role.ANNOTATOR: 1, Membership.Role.REVIEWER: 2, Membership.Role.ADMIN: 3}
 
 
@@ -40,11 +48,15 @@ def access_project(user: User | AnonymousUser, project_id: int, role: str = Memb
     """Return (project, the user's role) or raise. Outsiders get Http404 so that project
     ids do not leak; members below `role` get ProjectAccessDenied."""
     # An id no database column can hold names no project (as Django's own lookups do).
-    project = PROJECT_BY_ID.first(project_id=project_id) if 0 < project_id < 2**63 else None
-    if project is None:
+    if not 0 < project_id < 2**63:
         raise Http404("No such project.")
-    actual = role_in(user, project)
-    if actual is None:
+    if user.is_authenticated and not user.is_staff:
+        project = PROJECT_WITH_ROLE.first(project_id=project_id, user_id=user.pk)
+        actual = project.member_role if project is not None else None
+    else:
+        project = PROJECT_BY_ID.first(project_id=project_id)
+        actual = role_in(user, project) if project is not None else None
+    if actual is None:  # no such project, or not the user's
         raise Http404("No such project.")
     if not has_role(actual, role):
         raise ProjectAccessDenied(role)

@@ -5,7 +5,8 @@ SQL again every time: for a query with a NOT EXISTS subquery that costs more CPU
 running it on an indexed table. A `PreparedQuery` builds its queryset once with
 stand-in values, keeps the SQL, and on each run puts the real values where the stand-ins
 were. It gives rows (a `values_list`) or model instances (a plain model queryset, every
-column of one model, no `select_related`), converted as Django converts them.
+column of one model, no `select_related`, and any annotations set on each instance),
+converted as Django converts them.
 """
 import threading
 from collections.abc import Callable
@@ -31,6 +32,8 @@ class _Compiled(NamedTuple):
     slots: list
     converters: list  # (column, converter functions, expression) for columns that need them
     model: type[Model] | None  # set when the query gives model instances
+    extras: tuple[str, ...]  # the instances' annotations, after the model's own columns
+    width: int  # columns selected
 
 
 class PreparedQuery:
@@ -77,7 +80,7 @@ class PreparedQuery:
             raise ValueError(f"the built query does not use {sorted(missing)} as parameters")
         columns = [selected[0] for selected in compiler.select[: compiler.col_count]]
         converters = [(column, *found) for column, found in compiler.get_converters(columns).items()]
-        return _Compiled(sql, slots, converters, _instance_model(queryset, columns))
+        return _Compiled(sql, slots, converters, *_instance_model(queryset, columns), len(columns))
 
     def _run(self, values: dict) -> tuple[_Compiled, list]:
         compiled = self._prepared()
@@ -96,22 +99,75 @@ class PreparedQuery:
         compiled, found = self._run(values)
         if compiled.model is None:
             raise TypeError("this query gives rows, not model instances: use rows()")
-        return [compiled.model.from_db(connection.alias, None, row) for row in found]
+        if not compiled.extras:
+            return [compiled.model.from_db(connection.alias, None, row) for row in found]
+        own = len(compiled.model._meta.concrete_fields)
+        instances = []
+        for row in found:
+            instance = compiled.model.from_db(connection.alias, None, row[:own])
+            for name, value in zip(compiled.extras, row[own:], strict=True):
+                setattr(instance, name, value)
+            instances.append(instance)
+        return instances
 
     def first(self, **values) -> Model | None:
         found = self.instances(**values)
         return found[0] if found else None
 
 
-def _instance_model(queryset: QuerySet, columns: list) -> type[Model] | None:
-    """The model, when the queryset gives its instances from exactly its own columns."""
+class PreparedUnion:
+    """Several prepared row queries sent as one statement (UNION ALL), for a request that
+    would otherwise send them one after another: one round trip instead of one each.
+    `parts` are (query, index of the column, or a tuple of them, its rows are ordered by);
+    `rows()` gives each
+    part's rows, in that part's order, whatever order the database returns them in."""
+
+    def __init__(self, *parts: tuple[PreparedQuery, int | tuple[int, ...]]):
+        self.parts = parts
+        self._compiled: dict[str, tuple[str, list]] = {}
+
+    def _prepared(self) -> tuple[str, list]:
+        compiled = self._compiled.get(connection.vendor)
+        if compiled is None:
+            each = [query._prepared() for query, _ in self.parts]
+            widest = max(part.width for part in each)
+            selects = [
+                f"SELECT {n} AS part, part{n}.*{', NULL' * (widest - part.width)} FROM ({part.sql}) part{n}"
+                for n, part in enumerate(each)
+            ]
+            compiled = (" UNION ALL ".join(selects), each)
+            self._compiled[connection.vendor] = compiled
+        return compiled
+
+    def rows(self, **values) -> list[list[tuple]]:
+        sql, parts = self._prepared()
+        params = [values[slot] if isinstance(slot, _Slot) else slot for part in parts for slot in part.slots]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            found = cursor.fetchall()
+        by_part: list[list[tuple]] = [[] for _ in parts]
+        for row in found:
+            part = parts[row[0]]
+            values_of = row[1 : 1 + part.width]
+            by_part[row[0]].append(_converted(values_of, part.converters) if part.converters else tuple(values_of))
+        for rows, (_, order) in zip(by_part, self.parts, strict=True):
+            columns = order if isinstance(order, tuple) else (order,)
+            rows.sort(key=lambda row: tuple(row[column] for column in columns))
+        return by_part
+
+
+def _instance_model(queryset: QuerySet, columns: list) -> tuple[type[Model] | None, tuple[str, ...]]:
+    """The model, when the queryset gives its instances from exactly its own columns,
+    and the names of the annotations selected after them (set on each instance)."""
     if queryset._iterable_class is not ModelIterable:
-        return None
+        return None, ()
     model = queryset.model
-    selected = [getattr(getattr(column, "target", None), "attname", None) for column in columns]
+    extras = tuple(queryset.query.annotation_select)
+    own = columns[: len(columns) - len(extras)]
+    selected = [getattr(getattr(column, "target", None), "attname", None) for column in own]
     if queryset.query.select_related or selected != [field.attname for field in model._meta.concrete_fields]:
         raise ValueError("only a plain queryset of one model's instances can be prepared")
-    return model
+    return model, extras
 
 
 def _converted(row: tuple, converters: list) -> tuple:

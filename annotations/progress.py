@@ -12,7 +12,7 @@ from activelearning.models import QueueEntry
 
 from . import snapshots
 from .models import Annotation, Item, Project
-from .prepared import PreparedQuery
+from .prepared import PreparedQuery, PreparedUnion
 
 
 def _count_of(queryset, by: str):
@@ -31,6 +31,7 @@ MY_ANSWERS = PreparedQuery(
     ),
     "project_id", "user_id",
 )
+QUEUE_AND_MINE = PreparedUnion((QUEUE_LENGTH, 0), (MY_ANSWERS, 0))  # both in one statement
 
 
 def _single_count(rows: list[tuple]) -> int:
@@ -64,7 +65,9 @@ def item_counts(project_id: int) -> dict:
 def project_progress(project: Project, user: User | None = None) -> dict:
     """The progress bars' counts, the model's queue length, and the caller's answers."""
     counts = item_counts(project.pk)
-    counts["queue"] = _single_count(QUEUE_LENGTH.rows(project_id=project.pk))
-    if user is not None:
-        counts["mine"] = _single_count(MY_ANSWERS.rows(project_id=project.pk, user_id=user.pk))
+    if user is None:
+        counts["queue"] = _single_count(QUEUE_LENGTH.rows(project_id=project.pk))
+        return counts
+    queue, mine = QUEUE_AND_MINE.rows(project_id=project.pk, user_id=user.pk)
+    counts["queue"], counts["mine"] = _single_count(queue), _single_count(mine)
     return counts

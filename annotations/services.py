@@ -21,7 +21,7 @@ from activelearning.models import QueueEntry
 from .errors import InvalidInput, ItemGone, LabelerError, NotAssigned, UnknownClass
 from .events import publish_on_commit
 from .models import Annotation, Assignment, Item, ItemEvent, LabelClass, Project
-from .prepared import PreparedQuery
+from .prepared import PreparedQuery, PreparedUnion
 from .prepared_writes import Param, PreparedInsert, PreparedUpdate
 
 CANDIDATES_PER_TRY = 20
@@ -98,6 +98,8 @@ POOL_FROM = PreparedQuery(
     lambda start, **free: _first_ids(_free_items(**free).filter(split=Item.Split.POOL, pk__gte=start)), *FREE, "start"
 )
 POOL_START = PreparedQuery(lambda **free: _first_ids(_free_items(**free).filter(split=Item.Split.POOL)), *FREE)
+# The first three in one statement: the evaluation split, the queue, a walk from `start`.
+FIRST_CANDIDATES = PreparedUnion((EVAL_CANDIDATES, 0), (QUEUE_CANDIDATES, 1), (POOL_FROM, 0))
 
 
 # Read on every claim and submit.
@@ -107,7 +109,6 @@ HELD_CLAIMS = PreparedQuery(
     ),
     "project_id", "user_id",
 )
-ITEM_BY_ID = PreparedQuery(lambda item_id: Item.objects.filter(pk=item_id)[:1], "item_id")
 CLASS_BY_ID = PreparedQuery(lambda class_id: LabelClass.objects.filter(pk=class_id)[:1], "class_id")
 ITEM_IN_PROJECT = PreparedQuery(
     lambda item_id, project_id: Item.objects.filter(pk=item_id, project_id=project_id)[:1], "item_id", "project_id"
@@ -156,20 +157,25 @@ class QueueOffer(NamedTuple):
 def _candidates(user: User, project: Project):
     """Yield (item_id, queue offer or None, whether the item may have a queue entry) in
     the order work should be done: the evaluation split first, then the model's queue,
-    then random items."""
+    then random items. The first of each kind come in one statement; the walk goes on
+    from other random points only when those are taken."""
     free = {"project_id": project.pk, "overlap": project.overlap, "user_id": user.pk}
-    for (item_id,) in EVAL_CANDIDATES.rows(**free):
+    low, high = _recent_open_pool_bounds(project)
+    start = random.randint(low, high) if low is not None else 0
+    evaluation, queued, walk = FIRST_CANDIDATES.rows(**free, start=start)
+    for item_id, *_ in evaluation:
         yield item_id, None, False
-    offers = [QueueOffer(*row) for row in QUEUE_CANDIDATES.rows(**free)]
+    offers = [QueueOffer(*row) for row in queued]
     for offer in offers:
         yield offer.item_id, offer, True
     # Fewer entries than asked for means every free queued item was offered above:
     # the items found below have no queue entry to remove when taken.
     maybe_queued = len(offers) == CANDIDATES_PER_TRY
-    low, high = _recent_open_pool_bounds(project)
     if low is None:
         return
-    for _ in range(3):
+    for item_id, *_ in walk:
+        yield item_id, None, maybe_queued
+    for _ in range(2):
         for (item_id,) in POOL_FROM.rows(**free, start=random.randint(low, high)):
             yield item_id, None, maybe_queued
     for (item_id,) in POOL_START.rows(**free):
@@ -272,15 +278,31 @@ def _held_claims(user: User, project: Project) -> list[Assignment]:
 
 
 def _with_items(claims: list[Assignment]) -> list[Assignment]:
-    """Each claim with its item and hint class loaded, as the task's page shows them: a
-    compiled lookup each (a user holds a few claims), not a join built per request."""
+    """Each claim with its item and hint class loaded, as the task's page shows them: the
+    items in one compiled lookup (a user holds a few claims), not a join built per request."""
+    missing = [claim.item_id for claim in claims if "item" not in claim._state.fields_cache]
+    items = {item.pk: item for item in _items_by_id(missing)} if missing else {}
     for claim in claims:
         cache = claim._state.fields_cache
         if "item" not in cache:
-            cache["item"] = ITEM_BY_ID.first(item_id=claim.item_id)
+            cache["item"] = items.get(claim.item_id)
         if "hint_class" not in cache:
             cache["hint_class"] = CLASS_BY_ID.first(class_id=claim.hint_class_id) if claim.hint_class_id else None
     return claims
+
+
+_items_by_count: dict[int, PreparedQuery] = {}
+
+
+def _items_by_id(ids: list[int]) -> list[Item]:
+    """The items with these ids, through a query compiled once for each number of ids."""
+    query = _items_by_count.get(len(ids))
+    if query is None:
+        names = [f"id{n}" for n in range(len(ids))]
+        query = _items_by_count[len(ids)] = PreparedQuery(
+            lambda **ids: Item.objects.filter(pk__in=[ids[name] for name in names]), *names
+        )
+    return query.instances(**{f"id{n}": item_id for n, item_id in enumerate(ids)})
 
 
 def _claim_order(task: Assignment) -> tuple:

@@ -9,7 +9,7 @@ from django.db.models import Q
 
 from .formats.regions import geometry_to_region, region_to_geometry
 from .models import Annotation, Consensus, Item, LabelClass, Project, Region
-from .prepared import PreparedQuery
+from .prepared import PreparedQuery, PreparedUnion
 from .prepared_writes import Param, PreparedUpdate
 from .quality.consensus import majority_vote, region_consensus
 
@@ -30,20 +30,23 @@ COUNTED_ANSWERS = PreparedQuery(
     lambda item_id: counted_answers(Item(pk=item_id)).values_list(*ANSWER_FIELDS), "item_id"
 )
 REVIEWED_CONSENSUS = PreparedQuery(
-    lambda item_id: Consensus.objects.filter(item_id=item_id, status=Consensus.Status.REVIEWED)[:1], "item_id"
+    lambda item_id: Consensus.objects.filter(item_id=item_id, status=Consensus.Status.REVIEWED).values_list("pk")[:1],
+    "item_id",
 )
+# Both in one statement: answers in the order given (created_at, then pk).
+SETTLE_READS = PreparedUnion((COUNTED_ANSWERS, (3, 0)), (REVIEWED_CONSENSUS, 0))
 
 
 def settle_item(item: Item, project: Project) -> Consensus | None:
     """Recompute the item's status, final class and (overlap > 1) its consensus."""
     if item.is_gold:
         return None
-    answers = [dict(zip(ANSWER_FIELDS, row, strict=True)) for row in COUNTED_ANSWERS.rows(item_id=item.pk)]
+    counted, reviewed = SETTLE_READS.rows(item_id=item.pk)
+    if reviewed:  # a reviewer's decision stands
+        return Consensus.objects.get(pk=reviewed[0][0])
+    answers = [dict(zip(ANSWER_FIELDS, row, strict=True)) for row in counted]
     human = [a for a in answers if a["annotator_id"] is not None]
     imported_only = answers and not human
-    reviewed = REVIEWED_CONSENSUS.first(item_id=item.pk)
-    if reviewed is not None:
-        return reviewed
     if not imported_only and len(human) < project.overlap:
         _unsettle(item)
         Consensus.objects.filter(item=item).delete()

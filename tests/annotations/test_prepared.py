@@ -1,7 +1,7 @@
 """A query compiled once gives what its queryset gives, for any values."""
 import pytest
 
-from annotations.models import Item
+from annotations.models import Item, Project
 from annotations.prepared import PreparedQuery
 from tests.conftest import add_items, make_project
 
@@ -83,3 +83,58 @@ def test_text_values_are_placed_like_numbers():
 def test_a_queryset_with_joined_models_cannot_give_prepared_instances():
     with pytest.raises(ValueError, match="plain queryset"):
         PreparedQuery(lambda pk: Item.objects.select_related("project").filter(pk=pk), "pk").first(pk=1)
+
+
+@pytest.mark.django_db
+def test_prepared_instances_carry_the_querysets_annotations():
+    from django.db.models import Count, OuterRef, Subquery
+
+    from annotations.models import Membership
+    from annotations.permissions import PROJECT_WITH_ROLE
+    from tests.conftest import make_user
+
+    project, other = make_project(name="Annotated"), make_project(name="Other")
+    add_items(project, ["a", "b", "c"])
+    member, outsider = make_user(), make_user()
+    Membership.objects.create(project=project, user=member, role=Membership.Role.REVIEWER)
+    counted = PreparedQuery(
+        lambda project_id: Project.objects.filter(pk=project_id).annotate(item_count=Count("items"))[:1], "project_id"
+    )
+    assert counted.first(project_id=project.pk).item_count == 3 and counted.first(project_id=other.pk).item_count == 0
+    found = PROJECT_WITH_ROLE.first(project_id=project.pk, user_id=member.pk)
+    assert found == project and found.name == "Annotated" and found.member_role == "reviewer"
+    assert PROJECT_WITH_ROLE.first(project_id=project.pk, user_id=outsider.pk).member_role is None
+    assert PROJECT_WITH_ROLE.first(project_id=other.pk, user_id=member.pk).member_role is None
+    roles = Membership.objects.filter(project=OuterRef("pk"), user_id=member.pk).values("role")[:1]
+    expected = Project.objects.annotate(member_role=Subquery(roles)).get(pk=project.pk)
+    assert {f.attname: getattr(found, f.attname) for f in Project._meta.concrete_fields} == {
+        f.attname: getattr(expected, f.attname) for f in Project._meta.concrete_fields
+    }
+
+
+@pytest.mark.django_db
+def test_a_union_gives_each_parts_rows_as_the_part_alone_would():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from annotations.prepared import PreparedUnion
+
+    project = make_project(name="Union")
+    add_items(project, [f"item {n}" for n in range(12)])
+    ids = list(Item.objects.filter(project=project).order_by("pk").values_list("pk", flat=True))
+    Item.objects.filter(pk__in=ids[::3]).update(status="labeled")
+    newest_first = PreparedQuery(
+        lambda project_id: Item.objects.filter(project_id=project_id).order_by("-pk").values_list("pk", "text", "status")[:4],
+        "project_id",
+    )
+    open_from = PreparedQuery(lambda project_id, start: _open_from(project_id, start)[:5], "project_id", "start")
+    union = PreparedUnion((newest_first, 0), (open_from, 0))
+    for start in (ids[0], ids[5], ids[-1] + 1):
+        with CaptureQueriesContext(connection) as queries:
+            newest, opened = union.rows(project_id=project.pk, start=start)
+        assert len(queries.captured_queries) == 1
+        assert sorted(newest_first.rows(project_id=project.pk)) == newest
+        assert open_from.rows(project_id=project.pk, start=start) == opened
+    newest_by_text = PreparedUnion((newest_first, (2, 1)), (open_from, 0))
+    newest, _ = newest_by_text.rows(project_id=project.pk, start=ids[0])
+    assert newest == sorted(newest_first.rows(project_id=project.pk), key=lambda row: (row[2], row[1]))
