@@ -119,8 +119,8 @@ class PreparedUnion:
     """Several prepared row queries sent as one statement (UNION ALL), for a request that
     would otherwise send them one after another: one round trip instead of one each.
     `parts` are (query, index of the column, or a tuple of them, its rows are ordered by);
-    `rows()` gives each
-    part's rows, in that part's order, whatever order the database returns them in."""
+    `rows()` gives each part's rows, in that part's order, whatever order the database
+    returns them in."""
 
     def __init__(self, *parts: tuple[PreparedQuery, int | tuple[int, ...]]):
         self.parts = parts
