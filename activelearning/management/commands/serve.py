@@ -1,6 +1,6 @@
-"""Run the web server (granian, labeler/http_server.py) and, unless told otherwise, the job workers in the same
-process: the embedded mode. With `--processes N`, N such processes share the port
-(labeler/web_processes.py), the first with the job workers."""
+"""Run the web server (granian, labeler/http_server.py) and, unless told otherwise, the
+job workers in the same process: the embedded mode. With `--processes N`, N such
+processes share the port (labeler/web_processes.py), the first with the job workers."""
 import argparse
 import logging
 import os
