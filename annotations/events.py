@@ -13,9 +13,12 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.conf import settings
 from django.db import transaction
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from .progress_ticks import ProgressTicks
 
 logger = logging.getLogger(__name__)
 
@@ -89,3 +92,15 @@ def publish_now(project_id: int, event_type: str, **payload: Any) -> None:
 
 def publish_on_commit(project_id: int, event_type: str, **payload: Any) -> None:
     transaction.on_commit(lambda: publish_now(project_id, event_type, **payload))
+
+
+PROGRESS_TICKS = ProgressTicks(
+    send=lambda project_id: publish_now(project_id, "progress.changed"),
+    interval_s=lambda: settings.LABELER_PROGRESS_TICK_S,
+)
+
+
+def progress_changed_on_commit(project_id: int) -> None:
+    """Tell the project's pages its counts changed, once the write commits; changes close
+    together are told as one (annotations/progress_ticks.py)."""
+    transaction.on_commit(lambda: PROGRESS_TICKS.changed(project_id))

@@ -19,7 +19,7 @@ from activelearning import answer_days
 from activelearning.models import QueueEntry
 
 from .errors import InvalidInput, ItemGone, LabelerError, NotAssigned, UnknownClass
-from .events import publish_on_commit
+from .events import progress_changed_on_commit, publish_on_commit
 from .models import Annotation, Assignment, Item, ItemEvent, LabelClass, Project
 from .prepared import PreparedQuery, PreparedUnion
 from .prepared_writes import Param, PreparedInsert, PreparedUpdate
@@ -409,7 +409,7 @@ def submit_annotation(
         if isinstance(exc, NotAssigned):
             raise
         raise NotAssigned("You have already answered this item.", item=item_id) from None
-    publish_on_commit(project.pk, "progress.changed")
+    progress_changed_on_commit(project.pk)
     return annotation, True
 
 
@@ -474,7 +474,7 @@ def _resubmit(user, project, item, assignment, label, clean_regions, client_id, 
                reason=annotation.review_reason)
         _settle_item(item, project)
     publish_on_commit(project.pk, "review.changed", item=item.pk)
-    publish_on_commit(project.pk, "progress.changed")
+    progress_changed_on_commit(project.pk)
     return annotation
 
 
@@ -575,5 +575,5 @@ def undo_last_submit(user: User, project: Project) -> Assignment:
             Assignment.objects.filter(pk=assignment.pk).update(status=Assignment.Status.ACTIVE, expires_at=lease_deadline())
         _settle_item(item, project)
     assignment.refresh_from_db()
-    publish_on_commit(project.pk, "progress.changed")
+    progress_changed_on_commit(project.pk)
     return assignment

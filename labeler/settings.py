@@ -38,6 +38,16 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, got {raw!r}") from None
 
 
+def env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, got {raw!r}") from None
+
+
 def read_secret_key() -> str:
     if os.environ.get("SECRET_KEY"):
         return os.environ["SECRET_KEY"]
@@ -114,6 +124,9 @@ DB_POOL_MAX = env_int("LABELER_DB_POOL_MAX", 16)
 # Threads serving HTTP requests in each web process (labeler/http_bridge.py): how many
 # requests run at once; the others wait for a free thread.
 LABELER_WEB_THREADS = env_int("LABELER_WEB_THREADS", 16)
+# Seconds between two `progress.changed` events for one project from one process: the
+# changes in between are told as one (annotations/progress_ticks.py); 0 tells each.
+LABELER_PROGRESS_TICK_S = env_float("LABELER_PROGRESS_TICK_S", 1.0)
 if DATABASE_URL:
     # A pool rather than a connection per thread: a request borrows an open connection
     # and gives it back, and so do the job workers' and websockets' threads, so the

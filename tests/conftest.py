@@ -41,6 +41,10 @@ def _models_in_tmp(tmp_path, settings, monkeypatch):
 
     settings.MODEL_DIR = tmp_path / "models"
     settings.MEDIA_ROOT = tmp_path / "media"
+    # Every progress tick sent as it happens: ids restart with each test database, so
+    # one test's tick must not hold back the next test's (tests/annotations/test_progress_ticks.py
+    # covers the coalescing).
+    settings.LABELER_PROGRESS_TICK_S = 0
     monkeypatch.setattr(features, "FEATURES", FeatureCache(tmp_path / "models"))
 
 
