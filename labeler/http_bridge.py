@@ -21,6 +21,7 @@ import asyncio
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from io import BytesIO
 from tempfile import SpooledTemporaryFile
 
 from asgiref.sync import AsyncToSync, SyncToAsync
@@ -97,17 +98,24 @@ def _in_lane(loop, function, *args):
 
 async def _read_body(receive):
     """The request body as a file, written from its messages as they arrive: in memory
-    while small, on disk past FILE_UPLOAD_MAX_MEMORY_SIZE (an import may be 100 MB)."""
+    while small, on disk past FILE_UPLOAD_MAX_MEMORY_SIZE (an import may be 100 MB). A
+    body that came whole in its first message (every API call) is wrapped as it is, with
+    no spooled file to set up."""
+    message = await receive()
+    if message["type"] == "http.disconnect":
+        raise ClientGone
+    if not message.get("more_body", False):
+        return BytesIO(message.get("body", b""))
     body = SpooledTemporaryFile(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE)
     try:
         while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise ClientGone
             body.write(message.get("body", b""))
             if not message.get("more_body", False):
                 body.seek(0)
                 return body
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise ClientGone
     except BaseException:
         body.close()
         raise

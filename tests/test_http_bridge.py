@@ -97,6 +97,15 @@ async def test_a_client_gone_before_its_body_arrived_gets_nothing():
     assert called == [] and talk.output_queue.empty()
 
 
+@pytest.mark.asyncio
+async def test_a_client_gone_before_any_body_gets_nothing():
+    called = []
+    talk = ApplicationCommunicator(WSGIBridge(lambda e, s: called.append(1) or [], threads=1), scope(method="POST"))
+    await talk.send_input({"type": "http.disconnect"})
+    await talk.wait(timeout=5)
+    assert called == [] and talk.output_queue.empty()
+
+
 class Endless:
     """A streamed body with no end, which records how far it was read and its close."""
 
