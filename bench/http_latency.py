@@ -137,6 +137,35 @@ class Annotator:
         self.labels += 1
 
 
+class Page:
+    """The annotator's open page: a websocket on the project, each event read and counted."""
+
+    def __init__(self, port: int, token: str, project: int):
+        from websockets.sync.client import connect
+
+        self.socket = connect(
+            f"ws://127.0.0.1:{port}/ws/projects/{project}/", origin=f"http://127.0.0.1:{port}",
+            additional_headers={"Authorization": f"Token {token}"}, open_timeout=30,
+        )
+        self.events: dict[str, int] = {}
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            for message in self.socket:
+                kind = json.loads(message).get("type", "?")
+                self.events[kind] = self.events.get(kind, 0) + 1
+        except ConnectionClosed:
+            pass
+
+    def close(self) -> None:
+        self.socket.close()
+        self.thread.join(5)
+
+
 def ms(values: list[float]) -> dict:
     return {
         "n": len(values),
@@ -157,7 +186,8 @@ def one_annotator(port: int, token: str, project: int, keep_alive: bool, iterati
 
 
 def many_annotators(
-    ports: list[int], tokens: list[str], project: int, keep_alive: bool, seconds: float, rate: float | None = None
+    ports: list[int], tokens: list[str], project: int, keep_alive: bool, seconds: float, rate: float | None = None,
+    pages: bool = False,
 ) -> dict:
     """Annotator n talks to web process n mod len(ports), as a proxy spreading connections would.
 
@@ -165,8 +195,11 @@ def many_annotators(
     closed loop: the throughput is the server's capacity, and by Little's law each label
     then takes annotators / throughput seconds). With `rate` (labels per second, all
     annotators together) each starts a label on a fixed schedule, late or not, as people
-    with their own pace would: the latencies are those the server gives at that load."""
+    with their own pace would: the latencies are those the server gives at that load.
+    With `pages` each annotator also keeps the project's websocket open, as the labeling
+    page does, and hears every event the server sends it."""
     people = [Annotator(ports[n % len(ports)], token, project, keep_alive) for n, token in enumerate(tokens)]
+    open_pages = [Page(ports[n % len(ports)], token, project) for n, token in enumerate(tokens)] if pages else []
     errors: list[str] = []
     start = threading.Barrier(len(people) + 1)
     stop = threading.Event()
@@ -197,6 +230,12 @@ def many_annotators(
     for thread in threads:
         thread.join()
     elapsed = time.perf_counter() - t0
+    for page in open_pages:
+        page.close()
+    heard: dict[str, int] = {}
+    for page in open_pages:
+        for kind, n in page.events.items():
+            heard[kind] = heard.get(kind, 0) + n
     labels = sum(p.labels for p in people)
     statuses: dict[int, int] = {}
     for person in people:
@@ -213,6 +252,7 @@ def many_annotators(
         "statuses": statuses,
         "errors": errors[:5],
         "error_count": len(errors),
+        **({"pages_open": len(open_pages), "events_heard_by_pages": heard} if pages else {}),
     }
 
 
@@ -257,6 +297,8 @@ def main() -> None:
                              "jobs in the first; no Redis needed)")
     parser.add_argument("--rate", type=float, default=100,
                         help="labels per second the 20 annotators offer together in the paced run (0: skip it)")
+    parser.add_argument("--pages", action="store_true",
+                        help="each of the 20 annotators also keeps the project's websocket open, as its page does")
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7"))
     args = parser.parse_args()
 
@@ -298,12 +340,12 @@ def main() -> None:
             log(f"{mode}: one annotator")
             one = one_annotator(port, tokens[0], project, keep_alive, args.iterations)
             log(f"{mode}: {CONCURRENT} annotators for {args.seconds} s")
-            many = many_annotators(ports, tokens, project, keep_alive, args.seconds)
+            many = many_annotators(ports, tokens, project, keep_alive, args.seconds, pages=args.pages)
             results[mode] = {"one_annotator": one, "twenty_annotators": many}
             if args.rate:
                 log(f"{mode}: {CONCURRENT} annotators paced at {args.rate} labels/s together for {args.seconds} s")
                 results[mode]["twenty_annotators_paced"] = many_annotators(
-                    ports, tokens, project, keep_alive, args.seconds, rate=args.rate
+                    ports, tokens, project, keep_alive, args.seconds, rate=args.rate, pages=args.pages
                 )
         procs.check()
         server_errors = [
@@ -321,6 +363,7 @@ def main() -> None:
             "machine": {"nproc": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
             "loadavg_1m": {"start": round(load_before, 2), "end": round(os.getloadavg()[0], 2)},
             "items": args.items,
+            "pages_open": args.pages,
             "build_s": round(build_s, 1),
             **results,
             "goals": verdict(results),
