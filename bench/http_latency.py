@@ -15,7 +15,11 @@ fixed schedule, so the latencies are those of a server given that load, not of o
 to its limit (where, by Little's law, 20 annotators with no pause wait 20 / throughput
 seconds per label whatever the server does).
 
+`--pages` also keeps each annotator's page open (the project's websocket), as in real
+use, and counts the events the pages hear.
+
     .venv/bin/python bench/http_latency.py [--backend sqlite|postgres] [--items 1000000] [--processes 2]
+        [--redis] [--pages]
 
 Prints one JSON object to stdout; progress goes to stderr.
 """
@@ -299,6 +303,8 @@ def main() -> None:
                         help="labels per second the 20 annotators offer together in the paced run (0: skip it)")
     parser.add_argument("--pages", action="store_true",
                         help="each of the 20 annotators also keeps the project's websocket open, as its page does")
+    parser.add_argument("--redis", action="store_true",
+                        help="with one --web-processes: REDIS_URL set for `serve` too (channel layer and job queue in Redis)")
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7"))
     args = parser.parse_args()
 
@@ -326,7 +332,8 @@ def main() -> None:
         build_s = time.perf_counter() - t0
         ports = [free_port() for _ in range(args.web_processes)]
         if args.web_processes == 1:
-            procs.start("serve", env, "serve", "--processes", str(args.processes), "--port", str(ports[0]))
+            serve_env = {**env, "REDIS_URL": args.redis_url} if args.redis else env
+            procs.start("serve", serve_env, "serve", "--processes", str(args.processes), "--port", str(ports[0]))
         else:
             for n, port in enumerate(ports):
                 procs.start(f"serve-{n}", {**env, "REDIS_URL": args.redis_url}, "serve", "--no-worker",
@@ -357,6 +364,7 @@ def main() -> None:
             "benchmark": "next-task (claim want=2) and submit over HTTP",
             "date": datetime.now(UTC).isoformat(timespec="seconds"),
             "server": f"manage.py serve --processes {args.processes} (granian; job workers in the first process)"
+                      f"{' + Redis' if args.redis else ''}"
                       if args.web_processes == 1 else
                       f"{args.web_processes} x manage.py serve --no-worker (granian) + Redis, annotators spread over them",
             "backend": f"PostgreSQL {pg.version()}" if pg else "SQLite (WAL)",
