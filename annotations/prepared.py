@@ -101,14 +101,7 @@ class PreparedQuery:
             raise TypeError("this query gives rows, not model instances: use rows()")
         if not compiled.extras:
             return [compiled.model.from_db(connection.alias, None, row) for row in found]
-        own = len(compiled.model._meta.concrete_fields)
-        instances = []
-        for row in found:
-            instance = compiled.model.from_db(connection.alias, None, row[:own])
-            for name, value in zip(compiled.extras, row[own:], strict=True):
-                setattr(instance, name, value)
-            instances.append(instance)
-        return instances
+        return [_instance(compiled, row) for row in found]
 
     def first(self, **values) -> Model | None:
         found = self.instances(**values)
@@ -156,6 +149,44 @@ class PreparedUnion:
         return by_part
 
 
+class PreparedRow:
+    """Several prepared queries of model instances, each giving at most one row (a
+    `[:1]` queryset), read in one statement: each a derived table left-joined to one
+    row, so that a part that finds nothing gives None rather than hiding the others.
+    For the request that needs one row of each of several tables: one round trip."""
+
+    def __init__(self, *parts: PreparedQuery):
+        self.parts = parts
+        self._compiled: dict[str, tuple[str, list[_Compiled]]] = {}
+
+    def _prepared(self) -> tuple[str, list[_Compiled]]:
+        compiled = self._compiled.get(connection.vendor)
+        if compiled is None:
+            each = [query._prepared() for query in self.parts]
+            if any(part.model is None for part in each):
+                raise TypeError("every part of a prepared row gives model instances")
+            joins = " ".join(f"LEFT JOIN ({part.sql}) part{n} ON 1 = 1" for n, part in enumerate(each))
+            compiled = (f"SELECT * FROM (SELECT 1 AS one) one {joins}", each)
+            self._compiled[connection.vendor] = compiled
+        return compiled
+
+    def first_of_each(self, **values) -> tuple[Model | None, ...]:
+        sql, parts = self._prepared()
+        params = [values[slot] if isinstance(slot, _Slot) else slot for part in parts for slot in part.slots]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+        found, start = [], 1
+        for part in parts:
+            columns = row[start : start + part.width]
+            start += part.width
+            if columns[0] is None:  # the primary key: no row for this part
+                found.append(None)
+                continue
+            found.append(_instance(part, _converted(columns, part.converters) if part.converters else columns))
+        return tuple(found)
+
+
 def _instance_model(queryset: QuerySet, columns: list) -> tuple[type[Model] | None, tuple[str, ...]]:
     """The model, when the queryset gives its instances from exactly its own columns,
     and the names of the annotations selected after them (set on each instance)."""
@@ -168,6 +199,15 @@ def _instance_model(queryset: QuerySet, columns: list) -> tuple[type[Model] | No
     if queryset.query.select_related or selected != [field.attname for field in model._meta.concrete_fields]:
         raise ValueError("only a plain queryset of one model's instances can be prepared")
     return model, extras
+
+
+def _instance(compiled: _Compiled, row: tuple) -> Model:
+    """A model instance from its columns, with the query's annotations set on it."""
+    own = len(compiled.model._meta.concrete_fields)
+    instance = compiled.model.from_db(connection.alias, None, row[:own])
+    for name, value in zip(compiled.extras, row[own:], strict=True):
+        setattr(instance, name, value)
+    return instance
 
 
 def _converted(row: tuple, converters: list) -> tuple:

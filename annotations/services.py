@@ -21,7 +21,7 @@ from activelearning.models import QueueEntry
 from .errors import InvalidInput, ItemGone, LabelerError, NotAssigned, UnknownClass
 from .events import progress_changed_on_commit, publish_on_commit
 from .models import Annotation, Assignment, Item, ItemEvent, LabelClass, Project
-from .prepared import PreparedQuery, PreparedUnion
+from .prepared import PreparedQuery, PreparedRow, PreparedUnion
 from .prepared_writes import Param, PreparedInsert, PreparedUpdate
 
 CANDIDATES_PER_TRY = 20
@@ -119,6 +119,10 @@ CLAIM_ON_ITEM = PreparedQuery(
 CLASS_BY_KEY = PreparedQuery(
     lambda ontology_id, key: LabelClass.objects.filter(ontology_id=ontology_id, key=key)[:1], "ontology_id", text=("key",)
 )
+# The submit's reads before its transaction, in one statement: the item, the class
+# named (label projects) and the user's claim on the item.
+ITEM_CLASS_CLAIM = PreparedRow(ITEM_IN_PROJECT, CLASS_BY_KEY, CLAIM_ON_ITEM)
+ITEM_CLAIM = PreparedRow(ITEM_IN_PROJECT, CLAIM_ON_ITEM)
 
 
 # Written on every claim and submit, compiled once per process (annotations/prepared_writes.py).
@@ -364,12 +368,11 @@ def submit_annotation(
     # item answered, the claim submitted, or what the answer names gone since), not
     # looked for first: the first try of every answer would pay for the rare repeat.
     try:
-        item, label, clean_regions = _read_answer(project, item_id, label_key, regions)
+        item, label, clean_regions, claim = _read_answer(user, project, item_id, label_key, regions)
     except LabelerError:
         if (existing := _stored_with_client_id(user, client_id)) is not None:
             return existing, False
         raise
-    claim = CLAIM_ON_ITEM.first(item_id=item.pk, user_id=user.pk)
     if claim is not None and claim.status == Assignment.Status.RETURNED:
         # A late repeat of the answer the reviewer sent back is not a fix.
         if (existing := _stored_with_client_id(user, client_id)) is not None:
@@ -424,20 +427,25 @@ def _new_answer(project, item, user, assignment, label, client_id, duration_ms) 
     return annotation
 
 
-def _read_answer(project: Project, item_id: int, label_key: str | None, regions: list[dict] | None):
-    """The item answered, and the class or checked regions the answer gives it."""
+def _read_answer(user: User, project: Project, item_id: int, label_key, regions: list[dict] | None):
+    """The item answered, the class or checked regions the answer gives it, and the
+    user's claim on the item (None when there is none)."""
     from .regions import validate_regions
 
-    item = ITEM_IN_PROJECT.first(item_id=item_id, project_id=project.pk)
+    free = {"item_id": item_id, "project_id": project.pk, "user_id": user.pk}
+    if not project.has_regions and label_key and isinstance(label_key, str):
+        item, label, claim = ITEM_CLASS_CLAIM.first_of_each(**free, ontology_id=project.ontology_id, key=label_key)
+    else:
+        (item, claim), label = ITEM_CLAIM.first_of_each(**free), None
     if item is None:
         raise ItemGone("This item no longer exists (it was deleted); ask for the next task.", item=item_id)
     if project.has_regions:
         if regions is None:
             raise InvalidInput("This project labels regions: send `regions` (an empty list when the image shows none).")
-        return item, None, validate_regions(project, item, regions)
+        return item, None, validate_regions(project, item, regions), claim
     if not label_key:
         raise InvalidInput("Send `label`: the key of the class you chose.")
-    return item, resolve_class(project, label_key), []
+    return item, label or resolve_class(project, label_key), [], claim
 
 
 def _stored_with_client_id(user: User, client_id: uuid.UUID | None) -> Annotation | None:

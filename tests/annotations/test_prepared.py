@@ -138,3 +138,38 @@ def test_a_union_gives_each_parts_rows_as_the_part_alone_would():
     newest_by_text = PreparedUnion((newest_first, (2, 1)), (open_from, 0))
     newest, _ = newest_by_text.rows(project_id=project.pk, start=ids[0])
     assert newest == sorted(newest_first.rows(project_id=project.pk), key=lambda row: (row[2], row[1]))
+
+
+@pytest.mark.django_db
+def test_a_prepared_row_gives_each_parts_instance_in_one_statement_and_none_for_a_part_that_finds_nothing():
+    from django.db import connection
+    from django.db.models import F
+    from django.test.utils import CaptureQueriesContext
+
+    from annotations.models import LabelClass
+    from annotations.prepared import PreparedRow
+
+    project = make_project(name="Row")
+    add_items(project, ["first", "second"])
+    item = Item.objects.filter(project=project).order_by("pk").first()
+    item_by_id = PreparedQuery(lambda item_id: Item.objects.filter(pk=item_id)[:1], "item_id")
+    class_by_key = PreparedQuery(
+        lambda ontology_id, key: LabelClass.objects.filter(ontology_id=ontology_id, key=key)[:1], "ontology_id", text=("key",)
+    )
+    project_annotated = PreparedQuery(
+        lambda project_id: Project.objects.filter(pk=project_id).annotate(doubled=F("overlap") * 2)[:1], "project_id"
+    )
+    row = PreparedRow(item_by_id, class_by_key, project_annotated)
+    for key in ("positive", "no such class"):
+        with CaptureQueriesContext(connection) as queries:
+            found_item, found_class, found_project = row.first_of_each(
+                item_id=item.pk, ontology_id=project.ontology_id, key=key, project_id=project.pk
+            )
+        assert len(queries.captured_queries) == 1
+        assert found_item == item and found_item.created_at == item.created_at and found_item.text == "first"
+        assert found_class == LabelClass.objects.filter(ontology=project.ontology, key=key).first()
+        assert found_project == project and found_project.doubled == project.overlap * 2
+    assert row.first_of_each(item_id=0, ontology_id=project.ontology_id, key="positive", project_id=0)[::2] == (None, None)
+    with pytest.raises(TypeError):
+        PreparedRow(item_by_id, PreparedQuery(lambda item_id: Item.objects.filter(pk=item_id).values_list("pk"), "item_id")
+                    ).first_of_each(item_id=item.pk)
