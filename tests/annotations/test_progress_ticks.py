@@ -10,11 +10,17 @@ class Recorder:
     def __init__(self):
         self.sent: list[tuple[int, float]] = []
         self.started = time.monotonic()
-        self.arrived = threading.Event()
+        self.lock = threading.Condition()
 
     def __call__(self, project_id: int) -> None:
-        self.sent.append((project_id, time.monotonic() - self.started))
-        self.arrived.set()
+        with self.lock:
+            self.sent.append((project_id, time.monotonic() - self.started))
+            self.lock.notify_all()
+
+    def wait_for(self, count: int) -> None:
+        """Until `count` events were sent (a timer thread may start late on a busy machine)."""
+        with self.lock:
+            self.lock.wait_for(lambda: len(self.sent) >= count, timeout=5)
 
     def projects(self) -> list[int]:
         return [project for project, _ in self.sent]
@@ -26,7 +32,8 @@ def test_changes_within_the_interval_are_told_once_at_its_end():
     for _ in range(5):
         ticks.changed(7)
     assert send.projects() == [7]  # the first, at once
-    time.sleep(0.5)
+    send.wait_for(2)
+    time.sleep(0.3)
     assert send.projects() == [7, 7]  # the other four, as one
     assert send.sent[1][1] >= 0.3
 
@@ -49,7 +56,7 @@ def test_projects_are_told_apart():
     ticks.changed(2)
     ticks.changed(1)
     assert send.projects() == [1, 2]
-    time.sleep(0.5)
+    send.wait_for(3)
     assert send.projects() == [1, 2, 1]
 
 
