@@ -26,9 +26,13 @@ class Recorder:
         return [project for project, _ in self.sent]
 
 
-def test_changes_within_the_interval_are_told_once_at_its_end():
+def ticking(interval_s: float) -> tuple[Recorder, ProgressTicks]:
     send = Recorder()
-    ticks = ProgressTicks(send, lambda: 0.3)
+    return send, ProgressTicks(send, lambda: interval_s)
+
+
+def test_changes_within_the_interval_are_told_once_at_its_end():
+    send, ticks = ticking(0.3)
     for _ in range(5):
         ticks.changed(7)
     assert send.projects() == [7]  # the first, at once
@@ -39,8 +43,7 @@ def test_changes_within_the_interval_are_told_once_at_its_end():
 
 
 def test_a_change_after_a_quiet_interval_is_told_at_once():
-    send = Recorder()
-    ticks = ProgressTicks(send, lambda: 0.1)
+    send, ticks = ticking(0.1)
     ticks.changed(1)
     time.sleep(0.15)
     ticks.changed(1)
@@ -50,8 +53,7 @@ def test_a_change_after_a_quiet_interval_is_told_at_once():
 
 
 def test_projects_are_told_apart():
-    send = Recorder()
-    ticks = ProgressTicks(send, lambda: 0.3)
+    send, ticks = ticking(0.3)
     ticks.changed(1)
     ticks.changed(2)
     ticks.changed(1)
@@ -61,8 +63,7 @@ def test_projects_are_told_apart():
 
 
 def test_an_interval_of_zero_tells_every_change():
-    send = Recorder()
-    ticks = ProgressTicks(send, lambda: 0)
+    send, ticks = ticking(0)
     for _ in range(3):
         ticks.changed(4)
     assert send.projects() == [4, 4, 4]
